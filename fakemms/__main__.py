@@ -1,0 +1,5 @@
+import sys
+
+from fakemms.cli import main
+
+sys.exit(main())

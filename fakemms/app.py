@@ -1,0 +1,42 @@
+"""The app factory: configuration, backend, blueprints. Wiring only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response
+
+from fakemms.backend import Backend
+from fakemms.config import Config, load_config
+
+
+def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
+    """Build the fake. ``config``: a loaded Config, a mapping of settings (environment
+    ignored, for tests), or None for the embedded defaults, $FAKEMMS_CONFIG and FAKEMMS_*."""
+    if config is None:
+        config = load_config()
+    elif not isinstance(config, Config):
+        config = load_config(overrides=config, env={})
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 50 * 1024 * 1024
+    app.json.sort_keys = False  # keep the provider's field order on the wire
+    app.extensions["fakemms"] = Backend(config)
+
+    from fakemms.control.views import bp as control_bp
+    from fakemms.protocols.openmarket.views import bp as openmarket_bp
+
+    app.register_blueprint(openmarket_bp)
+    app.register_blueprint(control_bp)
+    app.after_request(_reason_phrase)
+    return app
+
+
+def _reason_phrase(response: Response) -> Response:
+    # Werkzeug says "202 ACCEPTED"; the provider documents "HTTP/1.1 202 Accepted".
+    try:
+        response.status = f"{response.status_code} {HTTPStatus(response.status_code).phrase}"
+    except ValueError:
+        pass
+    return response

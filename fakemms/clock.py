@@ -1,0 +1,89 @@
+"""The one clock: real, paused or virtual time. Nothing else reads the time.
+
+Real mode follows the wall clock (plus any offset gained by advancing); virtual mode is a
+paused clock that moves only through ``advance``. Listeners hear about every jump so the
+scheduler can fire what became due.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+
+class Clock:
+    def __init__(self, mode: str = "real", start: float | None = None) -> None:
+        if mode not in ("real", "virtual"):
+            raise ValueError(f"clock mode must be 'real' or 'virtual', not {mode!r}")
+        self._lock = threading.Lock()
+        self._offset = 0.0
+        self._frozen: float | None = None
+        self._listeners: list[Callable[[], None]] = []
+        self.mode = mode
+        if mode == "virtual":
+            self._frozen = time.time() if start is None else start
+        elif start is not None:
+            self._offset = start - time.time()
+
+    def now(self) -> float:
+        """Seconds since the epoch, as this clock sees it."""
+        frozen = self._frozen
+        return frozen if frozen is not None else time.time() + self._offset
+
+    def utcnow(self) -> datetime:
+        return datetime.fromtimestamp(self.now(), UTC)
+
+    @staticmethod
+    def monotonic() -> float:
+        """Wall-clock intervals (timeouts, latencies); never virtual."""
+        return time.monotonic()
+
+    @property
+    def paused(self) -> bool:
+        return self._frozen is not None
+
+    def pause(self) -> None:
+        with self._lock:
+            if self._frozen is None:
+                self._frozen = time.time() + self._offset
+
+    def resume(self) -> None:
+        with self._lock:
+            if self._frozen is not None:
+                self._offset = self._frozen - time.time()
+                self._frozen = None
+                self.mode = "real"
+        self._notify()
+
+    def advance(self, seconds: float) -> float:
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        with self._lock:
+            if self._frozen is not None:
+                self._frozen += seconds
+            else:
+                self._offset += seconds
+        self._notify()
+        return self.now()
+
+    def set_mode(self, mode: str) -> None:
+        if mode == "virtual":
+            self.pause()
+            self.mode = "virtual"
+        elif mode == "real":
+            self.resume()
+        else:
+            raise ValueError(f"clock mode must be 'real' or 'virtual', not {mode!r}")
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    def describe(self) -> dict:
+        return {"mode": self.mode, "paused": self.paused, "now": self.now(),
+                "iso": self.utcnow().isoformat()}

@@ -1,0 +1,91 @@
+"""Control API blueprint under /_fakemms: health, messages, parts, reset, dump, OpenAPI."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from fakemms import errors
+from fakemms.backend import Backend
+from fakemms.control.openapi import openapi_document
+
+bp = Blueprint("control", __name__, url_prefix="/_fakemms")
+
+
+def backend() -> Backend:
+    return current_app.extensions["fakemms"]
+
+
+def get_message(message_id: str):
+    message = backend().store.get_message(message_id)
+    if message is None:
+        raise errors.NotFound(f"no message with id {message_id!r}")
+    return message
+
+
+@bp.get("/health")
+def health() -> Response:
+    return jsonify({"status": "ok", **backend().describe()})
+
+
+@bp.get("/api/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document())
+
+
+@bp.get("/api/messages")
+def list_messages() -> Response:
+    args = request.args
+    direction = args.get("direction")
+    if direction and direction not in ("mt", "mo"):
+        raise errors.ControlError("direction must be mt or mo")
+    try:
+        limit = int(args.get("limit", 1000))
+    except ValueError:
+        raise errors.ControlError("limit must be an integer") from None
+    found = backend().store.list_messages(
+        direction=direction, account=args.get("account"), number=args.get("number"),
+        status=args.get("status"), interface=args.get("interface"),
+    )
+    return jsonify({"count": len(found), "messages": [m.summary() for m in found[:limit]]})
+
+
+@bp.get("/api/messages/<message_id>")
+def show_message(message_id: str) -> Response:
+    return jsonify(get_message(message_id).to_dict())
+
+
+@bp.get("/api/messages/<message_id>/parts/<int:index>")
+def part_bytes(message_id: str, index: int) -> Response:
+    message = get_message(message_id)
+    if not 0 <= index < len(message.parts):
+        raise errors.NotFound(f"message {message.id} has no part {index}")
+    part = message.parts[index]
+    response = Response(part.data, mimetype=None, content_type=part.content_type)
+    if part.content_id:
+        response.headers["Content-Id"] = part.content_id
+    return response
+
+
+@bp.post("/api/reset")
+def reset() -> Response:
+    backend().reset()
+    return jsonify({"status": "reset"})
+
+
+@bp.get("/api/dump")
+def dump() -> Response:
+    return jsonify(backend().store.dump())
+
+
+@bp.errorhandler(errors.FakeMmsError)
+def _error(error: errors.FakeMmsError) -> tuple[Response, int]:
+    return jsonify({"error": {"code": error.http_status, "description": error.text}}), (
+        error.http_status
+    )
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> tuple[Response, int]:
+    status = error.code or 500
+    return jsonify({"error": {"code": status, "description": error.description}}), status

@@ -1,0 +1,165 @@
+"""Plain dataclasses for accounts, messages, parts, reports and callbacks."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+@dataclass
+class MtConfig:
+    name: str
+    dlr_url: str | None = None
+    dlr_protocol: str = "http"  # http | mm7-5.3.0 | mm7-5.6.0 | mm7-6.1.0 | mm7-6.8.0
+    region: str = "US"
+    operators: list[int] = field(default_factory=list)
+    routing: str = "on-net"
+    username: str | None = None  # Basic auth presented to the DLR receiver
+    password: str | None = None
+    test: bool = False  # a "test MT configuration" (provider-notes.md, test mode)
+
+
+@dataclass
+class MoConfig:
+    url: str | None = None
+    format: str = "http"
+    username: str | None = None
+    password: str | None = None
+    region: str = "US"
+
+
+@dataclass
+class Account:
+    username: str
+    password: str
+    allowed_ips: list[str] = field(default_factory=list)
+    tps: float | None = None
+    max_per_day: int | None = None
+    max_per_month: int | None = None
+    prepaid_credit: int | None = None
+    closed: bool = False
+    mt_configs: dict[str, MtConfig] = field(default_factory=dict)
+    mo: MoConfig | None = None
+    mm7_multiple_recipients: bool = True
+
+    def to_dict(self, secrets: bool = True) -> dict[str, Any]:
+        out = asdict(self)
+        out["mt_configs"] = {k: asdict(v) for k, v in self.mt_configs.items()}
+        for cfg in out["mt_configs"].values():
+            cfg.pop("name", None)
+        if not secrets:
+            out["password"] = "***"
+        return out
+
+
+@dataclass
+class Part:
+    content_type: str
+    data: bytes = b""
+    content_id: str | None = None
+    transfer_encoding: str | None = None  # as the client declared it
+    remote_url: str | None = None  # application/vnd.openmarket.remoteContent link
+    filename: str | None = None
+    generated: bool = False  # e.g. a SMIL the fake generated
+
+    def summary(self, index: int) -> dict[str, Any]:
+        return {
+            "index": index,
+            "content_type": self.content_type,
+            "content_id": self.content_id,
+            "transfer_encoding": self.transfer_encoding,
+            "size": len(self.data),
+            "remote_url": self.remote_url,
+            "filename": self.filename,
+            "generated": self.generated,
+        }
+
+
+@dataclass
+class Report:
+    """A delivery report the provider sent (or will send) about an MT."""
+
+    status: str
+    date: float
+    outcome_id: int | None = None
+    description: str | None = None
+    user_agent: str | None = None
+    callback_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["date"] = iso(self.date)
+        return out
+
+
+@dataclass
+class Message:
+    id: str  # mtId / moId as a string of digits, or an MM7 MessageID
+    direction: str  # "mt" | "mo"
+    interface: str  # "openmarket" | "mm7" | "legacy"
+    account: str
+    source: str
+    destinations: list[str]
+    created_at: float
+    mt_config: str | None = None
+    subject: str | None = None
+    mobile_operator_id: int | None = None
+    ccs: list[str] = field(default_factory=list)
+    bccs: list[str] = field(default_factory=list)
+    parts: list[Part] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    status: str = "accepted"
+    request_id: str | None = None
+    decision: str | None = None  # the scenario rule that decided its fate
+    reports: list[Report] = field(default_factory=list)
+    callback_ids: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # interface-specific fields
+
+    @property
+    def destination(self) -> str:
+        return self.destinations[0] if self.destinations else ""
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "direction": self.direction,
+            "interface": self.interface,
+            "account": self.account,
+            "mt_config": self.mt_config,
+            "source": self.source,
+            "destinations": self.destinations,
+            "subject": self.subject,
+            "status": self.status,
+            "created_at": iso(self.created_at),
+            "parts": len(self.parts),
+            "warnings": len(self.warnings),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.summary()
+        out.update(
+            mobile_operator_id=self.mobile_operator_id,
+            ccs=self.ccs,
+            bccs=self.bccs,
+            parts=[p.summary(i) for i, p in enumerate(self.parts)],
+            warnings=self.warnings,
+            request_id=self.request_id,
+            decision=self.decision,
+            reports=[r.to_dict() for r in self.reports],
+            callback_ids=self.callback_ids,
+            extra=self.extra,
+        )
+        return out
+
+    def dump(self) -> dict[str, Any]:
+        """Everything, part bytes included (base64), for the state dump."""
+        out = self.to_dict()
+        for summary, part in zip(out["parts"], self.parts, strict=True):
+            summary["base64"] = base64.b64encode(part.data).decode("ascii")
+        return out

@@ -1,0 +1,1 @@
+"""Protocol codecs (no I/O) and their blueprints, one package per provider interface."""

@@ -1,0 +1,162 @@
+"""Shared multipart helpers on the standard library ``email`` package. No I/O.
+
+``parse_multipart`` turns an HTTP body and its Content-Type into decoded parts, keeping the
+headers as sent; nested multiparts are kept as parts of their own so a codec can walk them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email
+import email.policy
+import re
+from dataclasses import dataclass, field
+from email.message import Message as EmailMessage
+
+from fakemms.errors import MalformedRequest
+
+_POLICY = email.policy.compat32  # keeps headers as sent; decoding is done by get_payload()
+
+
+@dataclass
+class MimePart:
+    headers: dict[str, str]  # lower-cased names, values stripped
+    content_type: str  # full header value as sent (parameters included)
+    media_type: str  # lower-cased type/subtype
+    params: dict[str, str]
+    data: bytes  # transfer-decoded payload (empty for multiparts)
+    transfer_encoding: str | None
+    children: list[MimePart] = field(default_factory=list)
+
+    @property
+    def content_id(self) -> str | None:
+        return self.headers.get("content-id")
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+def content_type_params(value: str | None) -> tuple[str, dict[str, str]]:
+    """Media type (lower case) and parameters (names lower case) of a Content-Type value."""
+    if not value:
+        return "", {}
+    msg = EmailMessage()
+    msg["Content-Type"] = value
+    params = {k.lower(): v for k, v in (msg.get_params() or [])[1:]}
+    media = (value.split(";", 1)[0]).strip().lower()
+    return media, params
+
+
+def parse_multipart(body: bytes, content_type: str | None, *, strip_blank_line: bool = False
+                    ) -> MimePart:
+    """Parse a multipart body. Raises MalformedRequest with a clear reason when it is not one.
+
+    ``strip_blank_line``: a part's content ends at the blank line before the next boundary
+    (the OpenMarket layout), so one trailing line break is not content.
+    """
+    media, params = content_type_params(content_type)
+    if not media:
+        raise MalformedRequest("missing Content-Type header")
+    if not media.startswith("multipart/"):
+        raise MalformedRequest(f"Content-Type must be multipart, not {media}")
+    boundary = params.get("boundary")
+    if not boundary:
+        raise MalformedRequest("multipart Content-Type without a boundary parameter")
+    if not body:
+        raise MalformedRequest("empty body")
+    if f"--{boundary}".encode("latin-1", "replace") not in body:
+        raise MalformedRequest(f"the body has no --{boundary} delimiter")
+    header = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode(
+        "latin-1", "replace"
+    )
+    msg = email.message_from_bytes(header + body, policy=_POLICY)
+    if not msg.is_multipart():
+        raise MalformedRequest("the body is not a multipart message")
+    root = _convert(msg, strip_blank_line)
+    if not root.children:
+        raise MalformedRequest("the multipart body has no parts")
+    return root
+
+
+def _convert(msg: EmailMessage, strip_blank_line: bool) -> MimePart:
+    headers = {k.lower(): _header_str(v) for k, v in msg.items()}
+    ctype = headers.get("content-type", "text/plain")
+    media, params = content_type_params(ctype)
+    cte = headers.get("content-transfer-encoding")
+    if msg.is_multipart():
+        children = [_convert(p, strip_blank_line) for p in msg.get_payload()]
+        return MimePart(headers, ctype, media or "multipart/mixed", params, b"", cte, children)
+    encoding = (cte or "binary").strip().lower()
+    if encoding == "base64":
+        text = msg.get_payload(decode=False)
+        data = _decode_base64(text.encode("ascii", "replace") if isinstance(text, str) else b"")
+    elif encoding in _IDENTITY or encoding == "quoted-printable":
+        # decode=True gives the bytes exactly as sent (binary) or decoded (quoted-printable)
+        data = msg.get_payload(decode=True) or b""
+        if strip_blank_line:
+            data = _strip_one_newline(data)
+    else:
+        raise MalformedRequest(f"unsupported Content-Transfer-Encoding {cte!r}")
+    return MimePart(headers, ctype, media or "text/plain", params, data, cte)
+
+
+def _header_str(value: object) -> str:
+    return str(value).strip()
+
+
+def _strip_one_newline(data: bytes) -> bytes:
+    if data.endswith(b"\r\n"):
+        return data[:-2]
+    if data.endswith(b"\n"):
+        return data[:-1]
+    return data
+
+
+_IDENTITY = ("binary", "8bit", "7bit", "")
+
+
+def _decode_base64(raw: bytes) -> bytes:
+    try:
+        return base64.b64decode(re.sub(rb"\s+", b"", raw), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedRequest(f"bad base64 content: {exc}") from None
+
+
+def boundaries_without_blank_line(body: bytes, boundary: str) -> list[int]:
+    """Line numbers (1-based) of delimiters with no blank line above them.
+
+    openmarket-mms-send.txt: "Include a blank line above each --mimeboundary, or the request
+    will fail with a 400 error." The first delimiter, on the body's first line, is exempt
+    (the blank line that ends the HTTP headers stands above it).
+    """
+    delimiter = b"--" + boundary.encode("latin-1", "replace")
+    lines = body.split(b"\n")
+    bad = []
+    for i, line in enumerate(lines):
+        text = line.rstrip(b"\r")
+        if not text.startswith(delimiter):
+            continue
+        rest = text[len(delimiter):]
+        if rest.strip(b" \t") not in (b"", b"--"):
+            continue  # a longer token that merely starts with the boundary
+        if i == 0:
+            continue
+        if lines[i - 1].rstrip(b"\r").strip(b" \t") != b"":
+            bad.append(i + 1)
+    return bad
+
+
+def build_multipart(parts: list[tuple[dict[str, str], bytes]], boundary: str,
+                    blank_line_before_boundary: bool = False) -> bytes:
+    """Serialise parts (headers, raw bytes) as a multipart body with CRLF line ends."""
+    out = bytearray()
+    for headers, data in parts:
+        out += f"--{boundary}\r\n".encode("ascii")
+        for name, value in headers.items():
+            out += f"{name}: {value}\r\n".encode()
+        out += b"\r\n" + data + b"\r\n"
+        if blank_line_before_boundary:
+            out += b"\r\n"
+    out += f"--{boundary}--\r\n".encode("ascii")
+    return bytes(out)

@@ -1,0 +1,87 @@
+"""Blueprint for ``POST /mms/v2/send``: guards, parse, validate, store, answer 202."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from fakemms import errors
+from fakemms.backend import Backend
+from fakemms.guards import parse_basic
+from fakemms.protocols.openmarket import codec
+
+bp = Blueprint("openmarket", __name__)
+
+
+def backend() -> Backend:
+    return current_app.extensions["fakemms"]
+
+
+@bp.before_request
+def _assign_request_id() -> None:
+    g.request_id = backend().new_request_id()
+
+
+@bp.after_request
+def _stamp_request_id(response: Response) -> Response:
+    # openmarket-mms-send.txt: X-Request-Id is "Returned: Always", accepted or rejected
+    response.headers["X-Request-Id"] = g.get("request_id") or backend().new_request_id()
+    return response
+
+
+@bp.post("/mms/v2/send")
+def send() -> tuple[Response, int]:
+    be = backend()
+    account = be.admit(
+        credentials=parse_basic(request.headers.get("Authorization")),
+        remote_addr=request.remote_addr,
+        forwarded_for=request.headers.get("X-Forwarded-For"),
+    )
+    with be.reserved(account):
+        parsed = codec.parse_send(request.get_data(cache=False), request.content_type,
+                                  strict=be.strict_mime)
+        codec.validate_fields(parsed.fields)
+        fields = parsed.fields
+        message = be.submit_mt(
+            account=account,
+            interface="openmarket",
+            source=fields["source"],
+            destinations=[fields["destination"]],
+            mt_config=fields["mtConfig"],
+            subject=fields.get("subject"),
+            mobile_operator_id=fields.get("mobileOperatorId"),
+            parts=parsed.parts,
+            warnings=parsed.warnings,
+            request_id=g.request_id,
+        )
+    return jsonify({"mtId": int(message.id)}), 202
+
+
+@bp.route("/mms/v2/send", methods=["GET", "PUT", "PATCH", "DELETE"])
+def send_wrong_method() -> None:
+    raise MethodNotAllowed(valid_methods=["POST"])
+
+
+def render_error(error: errors.FakeMmsError, status: int) -> tuple[Response, int]:
+    body = {"error": {"code": error.code, "description": error.text}}
+    return jsonify(body), status
+
+
+@bp.errorhandler(errors.FakeMmsError)
+def _provider_error(error: errors.FakeMmsError) -> tuple[Response, int]:
+    return render_error(error, backend().status_for(error))
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> tuple[Response, int]:
+    status = error.code or 500
+    response, _ = render_error(errors.MalformedRequest(error.description), status)
+    if isinstance(error, MethodNotAllowed):
+        response.headers["Allow"] = "POST"
+    return response, status
+
+
+@bp.errorhandler(Exception)
+def _unexpected(error: Exception) -> tuple[Response, int]:
+    current_app.logger.exception("unexpected failure in /mms/v2/send")
+    return render_error(errors.InternalError(), 500)
