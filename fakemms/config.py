@@ -248,20 +248,25 @@ def load_config(
     if dupes:
         raise ConfigError(source, [f"accounts: duplicate username {n!r}" for n in dupes])
     problems = [p for i, a in enumerate(full["accounts"]) for p in _check_account(i, a)]
+    problems += _check_networks("trusted_proxies", full["trusted_proxies"])
     if problems:
         raise ConfigError(source, problems)
     return Config(full, source, base_dir)
 
 
 def _check_account(index: int, acc: Mapping[str, Any]) -> list[str]:
+    return _check_networks(f"accounts[{index}].allowed_ips", acc.get("allowed_ips") or [])
+
+
+def _check_networks(path: str, networks: list[str]) -> list[str]:
     import ipaddress
 
     problems = []
-    for j, net in enumerate(acc.get("allowed_ips") or []):
+    for j, net in enumerate(networks):
         try:
             ipaddress.ip_network(net, strict=False)
         except ValueError:
-            problems.append(f"accounts[{index}].allowed_ips[{j}]: {net!r} is not an IP or CIDR")
+            problems.append(f"{path}[{j}]: {net!r} is not an IP or CIDR")
     return problems
 
 

@@ -70,17 +70,22 @@ def parse_multipart(body: bytes, content_type: str | None, *, strip_blank_line: 
     header = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode(
         "latin-1", "replace"
     )
-    msg = email.message_from_bytes(header + body, policy=_POLICY)
-    if not msg.is_multipart():
-        raise MalformedRequest("the body is not a multipart message")
-    root = _convert(msg, strip_blank_line)
+    try:
+        msg = email.message_from_bytes(header + body, policy=_POLICY)
+        if not msg.is_multipart():
+            raise MalformedRequest("the body is not a multipart message")
+        root = _convert(msg, strip_blank_line)
+    except RecursionError:
+        # email's parser recurses once per nested multipart: a client error, not a crash
+        raise MalformedRequest("multipart parts are nested too deeply") from None
     if not root.children:
         raise MalformedRequest("the multipart body has no parts")
     return root
 
 
 def _convert(msg: EmailMessage, strip_blank_line: bool) -> MimePart:
-    headers = {k.lower(): _header_str(v) for k, v in msg.items()}
+    items, leading = _split_url_lines(msg.items())
+    headers = {k.lower(): _header_str(v) for k, v in items}
     ctype = headers.get("content-type", "text/plain")
     media, params = content_type_params(ctype)
     cte = headers.get("content-transfer-encoding")
@@ -94,11 +99,27 @@ def _convert(msg: EmailMessage, strip_blank_line: bool) -> MimePart:
     elif encoding in _IDENTITY or encoding == "quoted-printable":
         # decode=True gives the bytes exactly as sent (binary) or decoded (quoted-printable)
         data = msg.get_payload(decode=True) or b""
+        if leading:
+            data = leading + (b"\r\n\r\n" + data if data else b"")
         if strip_blank_line:
             data = _strip_one_newline(data)
     else:
         raise MalformedRequest(f"unsupported Content-Transfer-Encoding {cte!r}")
     return MimePart(headers, ctype, media or "text/plain", params, data, cte)
+
+
+def _split_url_lines(items: list[tuple[str, object]]) -> tuple[list[tuple[str, object]], bytes]:
+    """Headers, and the content lines the parser mistook for headers.
+
+    openmarket-mms-send.txt puts a remote link straight under the part's headers, with no
+    blank line between ("Content-Id: MMS-Demo.mp4" then "https://..."); ``email`` reads that
+    line as a header named ``https``. From such a line on, the "headers" are content.
+    """
+    for i, (name, value) in enumerate(items):
+        if name.lower() in ("http", "https") and str(value).startswith("//"):
+            lines = [f"{n}:{v}" for n, v in items[i:]]
+            return items[:i], "\r\n".join(lines).encode("utf-8", "surrogateescape")
+    return items, b""
 
 
 def _header_str(value: object) -> str:

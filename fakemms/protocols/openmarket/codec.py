@@ -27,8 +27,10 @@ REMOTE_CONTENT = "application/vnd.openmarket.remoteContent"
 
 # International format without "+" (openmarket-mms-send.txt, destination); a source may also
 # be a short code (US: 5-6 digits, UK: 5 digits; 3-8 accepted).
-INTERNATIONAL = r"^[1-9][0-9]{7,14}$"
-SHORT_CODE_OR_INTERNATIONAL = r"^([0-9]{3,8}|[1-9][0-9]{7,14})$"
+# "$(?!\n)": jsonschema runs patterns with Python's re, whose "$" also matches before a
+# trailing newline ("12515550130\n" would pass); ECMA-262 reads the pattern the same way.
+INTERNATIONAL = r"^[1-9][0-9]{7,14}$(?!\n)"
+SHORT_CODE_OR_INTERNATIONAL = r"^([0-9]{3,8}|[1-9][0-9]{7,14})$(?!\n)"
 
 SEND_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -63,7 +63,9 @@ def send_wrong_method() -> None:
 
 
 def render_error(error: errors.FakeMmsError, status: int) -> tuple[Response, int]:
-    body = {"error": {"code": error.code, "description": error.text}}
+    # The document's text for its codes (README); a malformed request names its problem.
+    description = error.text if isinstance(error, errors.MalformedRequest) else error.description
+    body = {"error": {"code": error.code, "description": description}}
     return jsonify(body), status
 
 
