@@ -24,7 +24,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # keep the provider's field order on the wire
     app.extensions["fakemms"] = Backend(config)
 
-    from fakemms.control.views import bp as control_bp
+    from fakemms.control import bp as control_bp
     from fakemms.protocols.openmarket.views import bp as openmarket_bp
 
     app.register_blueprint(openmarket_bp)

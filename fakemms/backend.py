@@ -1,24 +1,32 @@
 """The backend: state and behaviour behind every interface (moto's ``models.py`` role).
 
 Views parse with a codec, call the backend with keyword arguments and render; the backend
-applies the guards, validates against the account, stores the message and starts what follows.
+applies the guards, asks the scenario engine, stores messages, schedules what follows (reports,
+MOs, retries) on the one scheduler, and hands callbacks to the dispatcher.
 """
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from fakemms import errors
+from fakemms import errors, generate, outbound
+from fakemms.callbacks import Dispatcher
 from fakemms.clock import Clock
-from fakemms.config import Config
+from fakemms.config import ACCOUNT_SCHEMA, Config, account_from_dict, validate
 from fakemms.guards import Guards
-from fakemms.models import Account, Message, Part
+from fakemms.models import Account, Message, Part, Report
 from fakemms.rng import Rng
+from fakemms.scenario import Decision, Engine, ReportPlan, Scenario, load_scenario
+from fakemms.scenario.loader import MoScript
+from fakemms.scheduler import Scheduler
 from fakemms.store import Store
 
-MT_ID_WIDTH = 15  # openmarket-mms-send.txt: "mtId": 123456789012345
+ID_WIDTH = 15  # openmarket-mms-send.txt "mtId": 123456789012345; moId likewise
 
 
 class Backend:
@@ -30,14 +38,33 @@ class Backend:
         self.store.set_accounts(config.accounts())
         self.guards = Guards(self.store, self.clock, config["trusted_proxies"])
         self.strict_mime: bool = config["strict_mime"]
+        self.decision_header: bool = config["decision_header"]
         self.http_status: dict[int, int] = {int(k): v for k, v in config["http_status"].items()}
+        self.scheduler = Scheduler(self.clock)
+        cb = config["callbacks"]
+        self.dispatcher = Dispatcher(
+            self.store, self.clock, self.scheduler, timeout_seconds=cb["timeout_seconds"],
+            retry_delays=cb["retry_delays"], give_up_after_seconds=cb["give_up_after_seconds"],
+            workers=cb["workers"])
+        self.engine = Engine(self.rng, config["default_report"])
+        self._callback_seq = itertools.count(1)
+        self._lock = threading.RLock()
+        scenarios = [load_scenario(self._path(p)) for p in config["scenarios"]]
+        self.set_scenarios(scenarios)
+
+    def _path(self, name: str) -> Path:
+        path = Path(name)
+        return path if path.is_absolute() else self.config.base_dir / path
 
     # --- ids --------------------------------------------------------------------------------
     def new_message_id(self) -> str:
-        return self.store.unique_id(lambda: str(self.rng.digits(MT_ID_WIDTH)))
+        return self.store.unique_id(lambda: str(self.rng.digits(ID_WIDTH)))
 
     def new_request_id(self) -> str:
         return self.rng.request_id()
+
+    def new_callback_id(self) -> str:
+        return f"cb-{next(self._callback_seq):06d}"
 
     def status_for(self, error: errors.FakeMmsError) -> int:
         """HTTP status of an OpenMarket error: the README table, with config overrides."""
@@ -65,33 +92,235 @@ class Backend:
                   destinations: list[str], mt_config: str, parts: list[Part],
                   subject: str | None = None, mobile_operator_id: int | None = None,
                   warnings: list[str] | None = None, request_id: str | None = None,
-                  message_id: str | None = None, extra: dict[str, Any] | None = None
+                  protocol: str | None = None, extra: dict[str, Any] | None = None
                   ) -> Message:
+        """Accept an MT (or raise the error a scenario decided). Reports are scheduled; each
+        waits for ``message.answered`` so none overtakes the answer."""
         if mt_config not in account.mt_configs:
             raise errors.InvalidMtConfig(
-                f"mtConfig {mt_config!r} is not configured for account {account.username}"
-            )
+                f"mtConfig {mt_config!r} is not configured for account {account.username}")
+        decision = self.engine.decide({
+            "account": account.username, "mt_config": mt_config, "source": source,
+            "destination": destinations[0] if destinations else "", "subject": subject,
+            "protocol": protocol or interface,
+        })
+        Clock.sleep_wall(decision.latency)
+        if decision.error is not None or decision.mm7_status is not None:
+            raise self._refusal(decision)
         message = Message(
-            id=message_id or self.new_message_id(),
-            direction="mt",
-            interface=interface,
-            account=account.username,
-            source=source,
-            destinations=list(destinations),
-            created_at=self.clock.now(),
-            mt_config=mt_config,
-            subject=subject,
-            mobile_operator_id=mobile_operator_id,
-            parts=parts,
-            warnings=list(warnings or []),
-            request_id=request_id,
-            extra=dict(extra or {}),
+            id=self.new_message_id(), direction="mt", interface=interface,
+            account=account.username, source=source, destinations=list(destinations),
+            created_at=self.clock.now(), mt_config=mt_config, subject=subject,
+            mobile_operator_id=mobile_operator_id, parts=parts, warnings=list(warnings or []),
+            request_id=request_id, decision=decision.label, extra=dict(extra or {}),
         )
         self.store.add_message(message)
+        self._schedule_reports(message, decision.reports)
         return message
 
+    def _refusal(self, decision: Decision) -> errors.FakeMmsError:
+        if decision.error is not None:
+            error = errors.openmarket_error(decision.error, None)
+        else:
+            error = errors.InternalError("refused by scenario")
+        if decision.mm7_status is not None:
+            error.mm7_status = decision.mm7_status  # type: ignore[misc]
+        error.decision = decision.label  # type: ignore[attr-defined]
+        return error
+
+    def _schedule_reports(self, message: Message, plans: list[ReportPlan]) -> None:
+        for plan in plans:
+            if plan.early:
+                self.fire_report(message.id, plan, sync=True)
+            else:
+                self.scheduler.at(message.created_at + plan.offset,
+                                  lambda p=plan: self.fire_report(message.id, p),
+                                  f"report {plan.status} for {message.id}")
+
+    def fire_report(self, message_id: str, plan: ReportPlan, sync: bool = False) -> Report:
+        """The report is due: record it on the message and send the DLR callback."""
+        message = self.store.get_message(message_id)
+        if message is None:
+            raise errors.NotFound(f"no message with id {message_id!r}")
+        now = self.clock.now()
+        report = Report(status=plan.status, date=now, outcome_id=plan.outcome_id,
+                        description=plan.description, user_agent=plan.user_agent)
+        account = self.store.account(message.account)
+        mt = account.mt_configs.get(message.mt_config or "") if account else None
+        callback = None
+        if mt is not None and not plan.dropped:
+            callback = outbound.report_callback(callback_id=self.new_callback_id(),
+                                                message=message, report=report, mt=mt,
+                                                rng=self.rng, now=now)
+        with self.store.lock:
+            message.reports.append(report)
+            message.status = plan.status
+            if callback is not None:
+                report.callback_id = callback.id
+                message.callback_ids.append(callback.id)
+        self.store.publish("report", {"message_id": message.id, "status": plan.status,
+                                      "account": message.account, "fault": plan.fault,
+                                      "dropped": plan.dropped})
+        if callback is not None:
+            callback.decision = message.decision
+            callback.note = plan.fault
+            if self.decision_header and message.decision:
+                callback.headers["X-Fake-Decision"] = message.decision
+            if sync:
+                self.dispatcher.send_now(callback)
+            else:
+                callback.gate = message.answered
+                self.dispatcher.submit(callback)
+        return report
+
+    def send_report(self, message_id: str, *, status: str, outcome_id: int | None = None,
+                    description: str | None = None, user_agent: str | None = None,
+                    after: float = 0.0) -> dict[str, Any]:
+        """A report now (or ``after`` seconds on the clock), from the control API."""
+        from fakemms.scenario.engine import STATUS_TABLE
+
+        message = self.store.get_message(message_id)
+        if message is None:
+            raise errors.NotFound(f"no message with id {message_id!r}")
+        if message.direction != "mt":
+            raise errors.ControlError("delivery reports are for MT messages")
+        default_outcome, default_text = STATUS_TABLE.get(status, (None, None))
+        plan = ReportPlan(status=status, offset=after,
+                          outcome_id=default_outcome if outcome_id is None else outcome_id,
+                          description=description or default_text, user_agent=user_agent)
+        message.answered.set()
+        if after > 0:
+            self.scheduler.after(after, lambda: self.fire_report(message.id, plan),
+                                 f"report {status} for {message.id}")
+            return {"message_id": message.id, "status": status, "scheduled_in": after}
+        report = self.fire_report(message.id, plan)
+        return {"message_id": message.id, **report.to_dict()}
+
+    # --- MO ---------------------------------------------------------------------------------
+    def inject_mo(self, *, account: str, source: str | None = None,
+                  destination: str | None = None, subject: str | None = None,
+                  parts: list[Part] | None = None, ccs: list[str] | None = None,
+                  bccs: list[str] | None = None, mobile_operator_id: int | None = None,
+                  user_agent: str | None = None, decision: str | None = None) -> Message:
+        """An MO from a handset: stored, then sent to the account's MO configuration."""
+        acc = self.store.account(account)
+        if acc is None:
+            raise errors.NotFound(f"no account {account!r}")
+        region = acc.mo.region if acc.mo else "US"
+        if not destination:
+            raise errors.ControlError("an MO needs a destination (the short code)")
+        message = Message(
+            id=self.new_message_id(), direction="mo",
+            interface=_interface_of(acc.mo.format if acc.mo else "http"), account=account,
+            source=source or generate.phone_number(self.rng, region),
+            destinations=[str(destination)], created_at=self.clock.now(),
+            subject=subject if subject is not None else generate.subject(self.rng),
+            mobile_operator_id=mobile_operator_id
+            or self.rng.choice(generate.OPERATORS.get(region, [77])),
+            ccs=list(ccs or []), bccs=list(bccs or []),
+            parts=parts or [Part("text/plain", generate.text(self.rng).encode(), "text.txt")],
+            status="received", decision=decision,
+            extra={"user_agent": user_agent} if user_agent else {},
+        )
+        message.answered.set()
+        self.store.add_message(message)
+        if acc.mo is not None:
+            callback = outbound.mo_callback(callback_id=self.new_callback_id(), message=message,
+                                            account=acc, mo=acc.mo, rng=self.rng,
+                                            now=message.created_at)
+            if callback is not None:
+                message.callback_ids.append(callback.id)
+                callback.decision = decision
+                self.dispatcher.submit(callback)
+        return message
+
+    def generated_parts(self, specs: list[dict[str, Any]]) -> list[Part]:
+        """MO parts from scenario/control specs: text, base64, or generated with faker."""
+        import base64
+
+        parts = []
+        for i, spec in enumerate(specs):
+            ctype = spec["content_type"]
+            media = ctype.split(";")[0].strip().lower()
+            if "text" in spec:
+                data = spec["text"].encode("utf-8")
+            elif "base64" in spec:
+                data = base64.b64decode(spec["base64"])
+            elif media.startswith("image/"):
+                data = generate.image(self.rng, media)
+            else:
+                data = generate.text(self.rng).encode("utf-8")
+            ext = media.split("/")[-1].replace("plain", "txt").replace("jpeg", "jpg")
+            parts.append(Part(ctype, data, spec.get("content_id") or f"part{i + 1}.{ext}"))
+        return parts
+
+    def _arm_mo_scripts(self, scenarios: list[Scenario]) -> None:
+        start = self.clock.now()
+        for scenario in scenarios:
+            for script in scenario.mo:
+                for n in range(script.count):
+                    due = start + script.at + n * (script.every or 0)
+                    self.scheduler.at(due, lambda s=script, sc=scenario: self._run_mo(s, sc),
+                                      f"mo {script.name} #{n + 1}")
+
+    def _run_mo(self, script: MoScript, scenario: Scenario) -> None:
+        self.inject_mo(account=script.account, source=script.source,
+                       destination=script.to or "88600", subject=script.subject,
+                       parts=self.generated_parts(script.parts) if script.parts else None,
+                       decision=f"{scenario.name}/{script.name}")
+
+    # --- scenarios, accounts, clock, reset --------------------------------------------------
+    def set_scenarios(self, scenarios: list[Scenario]) -> None:
+        with self._lock:
+            self.engine.scenarios = list(scenarios)
+            self._arm_mo_scripts(scenarios)
+
+    def add_scenario(self, scenario: Scenario) -> None:
+        with self._lock:
+            self.engine.scenarios.append(scenario)
+            self._arm_mo_scripts([scenario])
+
+    def upsert_account(self, data: dict[str, Any], username: str | None = None) -> Account:
+        """Create or change an account at run time (validated like the config file)."""
+        current = self.store.account(username) if username else None
+        merged = {**(current.to_dict() if current else {}), **data}
+        if username:
+            merged["username"] = username
+        validate(merged, ACCOUNT_SCHEMA, "account")
+        account = account_from_dict(merged)
+        with self.store.lock:
+            self.store.accounts[account.username] = account
+        self.store.publish("account", {"username": account.username})
+        return account
+
+    def delete_account(self, username: str) -> None:
+        with self.store.lock:
+            if self.store.accounts.pop(username, None) is None:
+                raise errors.NotFound(f"no account {username!r}")
+
+    def advance(self, seconds: float) -> int:
+        """Move the clock; due jobs fire in order and their callbacks are attempted before
+        this returns, so a test can assert right after."""
+        fired = self.scheduler.advance(seconds, settle=self.dispatcher.wait_idle)
+        self.store.publish("clock", self.clock.describe())
+        return fired
+
     def reset(self) -> None:
-        self.store.reset()
+        """Forget messages, callbacks, counters and pending jobs; re-arm scenario MO scripts."""
+        with self._lock:
+            self.scheduler.cancel_all()
+            self.dispatcher.reset()
+            self.store.reset()
+            self._arm_mo_scripts(self.engine.scenarios)
 
     def describe(self) -> dict[str, Any]:
-        return {"clock": self.clock.describe(), "seed": self.rng.seed, **self.store.stats()}
+        return {"clock": self.clock.describe(), "seed": self.rng.seed,
+                "scenarios": [s.name for s in self.engine.scenarios], **self.store.stats()}
+
+
+def _interface_of(fmt: str) -> str:
+    if fmt.startswith("mm7"):
+        return "mm7"
+    if fmt.startswith("legacy"):
+        return "legacy"
+    return "openmarket"

@@ -40,6 +40,12 @@ class Clock:
         """Wall-clock intervals (timeouts, latencies); never virtual."""
         return time.monotonic()
 
+    @staticmethod
+    def sleep_wall(seconds: float) -> None:
+        """Added latency on an answer: wall time, whatever the clock's mode."""
+        if seconds > 0:
+            time.sleep(seconds)
+
     @property
     def paused(self) -> bool:
         return self._frozen is not None

@@ -31,8 +31,8 @@ class FakeMmsError(Exception):
 
     @property
     def text(self) -> str:
-        """The documented description, with the detail when there is one."""
-        return self.detail or self.description
+        """What goes on the wire: the documented description (the detail stays in logs)."""
+        return self.description
 
     def to_dict(self) -> dict:
         out = {"code": self.code, "description": self.description}
@@ -186,6 +186,10 @@ def openmarket_error(code: int, detail: str | None = None) -> FakeMmsError:
 class ControlError(FakeMmsError):
     http_status = 400
     description = "Bad request"
+
+    @property
+    def text(self) -> str:
+        return self.detail or self.description
 
 
 class NotFound(ControlError):

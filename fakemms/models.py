@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -120,6 +121,9 @@ class Message:
     reports: list[Report] = field(default_factory=list)
     callback_ids: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # interface-specific fields
+    # Set once the answer to the request that created it has gone out; callbacks wait for it.
+    answered: threading.Event = field(default_factory=threading.Event, repr=False,
+                                      compare=False)
 
     @property
     def destination(self) -> str:

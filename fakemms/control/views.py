@@ -1,26 +1,12 @@
-"""Control API blueprint under /_fakemms: health, messages, parts, reset, dump, OpenAPI."""
+"""Control API: health, messages, parts, reset, dump, OpenAPI."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Response, jsonify, request
 
 from fakemms import errors
-from fakemms.backend import Backend
+from fakemms.control.blueprint import backend, bp, get_message
 from fakemms.control.openapi import openapi_document
-
-bp = Blueprint("control", __name__, url_prefix="/_fakemms")
-
-
-def backend() -> Backend:
-    return current_app.extensions["fakemms"]
-
-
-def get_message(message_id: str):
-    message = backend().store.get_message(message_id)
-    if message is None:
-        raise errors.NotFound(f"no message with id {message_id!r}")
-    return message
 
 
 @bp.get("/health")
@@ -76,16 +62,3 @@ def reset() -> Response:
 @bp.get("/api/dump")
 def dump() -> Response:
     return jsonify(backend().store.dump())
-
-
-@bp.errorhandler(errors.FakeMmsError)
-def _error(error: errors.FakeMmsError) -> tuple[Response, int]:
-    return jsonify({"error": {"code": error.http_status, "description": error.text}}), (
-        error.http_status
-    )
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> tuple[Response, int]:
-    status = error.code or 500
-    return jsonify({"error": {"code": status, "description": error.description}}), status

@@ -54,7 +54,12 @@ def send() -> tuple[Response, int]:
             warnings=parsed.warnings,
             request_id=g.request_id,
         )
-    return jsonify({"mtId": int(message.id)}), 202
+    response = jsonify({"mtId": int(message.id)})
+    # Reports wait for this: a DLR never overtakes its 202.
+    response.call_on_close(message.answered.set)
+    if be.decision_header and message.decision:
+        response.headers["X-Fake-Decision"] = message.decision
+    return response, 202
 
 
 @bp.route("/mms/v2/send", methods=["GET", "PUT", "PATCH", "DELETE"])

@@ -1,0 +1,163 @@
+"""Load scenario YAML into plain dataclasses; errors name the file, the path and the problem."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fakemms.config import read_yaml, validate
+from fakemms.errors import OPENMARKET_ERRORS, ConfigError
+from fakemms.scenario.schema import SCHEMA
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "": 1}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a string like ``500ms``, ``10s``, ``5m``, ``2h``, ``3d``."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 500ms, 10s, 5m, 2h, 3d)")
+    return float(m.group(1)) * _UNITS[m.group(2) or ""]
+
+
+@dataclass
+class ReportSpec:
+    status: str
+    after: float = 0.0
+    outcome_id: int | None = None
+    description: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass
+class FaultSpec:
+    kind: str  # duplicate | reorder | drop | early
+    status: str | None = None
+    probability: float = 1.0
+    delay: float = 0.0
+
+
+@dataclass
+class Rule:
+    name: str
+    match: dict[str, str] = field(default_factory=dict)
+    error: int | None = None
+    mm7_status: int | None = None
+    latency: float = 0.0
+    reports: list[ReportSpec] | None = None  # None: the default reports
+    faults: list[FaultSpec] = field(default_factory=list)
+
+
+@dataclass
+class MoScript:
+    name: str
+    account: str
+    at: float = 0.0
+    every: float | None = None
+    count: int = 1
+    source: str | None = None
+    to: str | None = None
+    subject: str | None = None
+    format: str | None = None
+    parts: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str = ""
+    rules: list[Rule] = field(default_factory=list)
+    faults: list[FaultSpec] = field(default_factory=list)
+    mo: list[MoScript] = field(default_factory=list)
+    source: str = "<inline>"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "source": self.source,
+                "rules": [r.name for r in self.rules], "faults": len(self.faults),
+                "mo": [m.name for m in self.mo]}
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    return scenario_from_dict(read_yaml(path), str(path))
+
+
+def scenario_from_text(text: str, source: str = "<request>") -> Scenario:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, [f"invalid YAML: {getattr(exc, 'problem', None) or exc}"]
+                          ) from None
+    return scenario_from_dict(data, source)
+
+
+def scenario_from_dict(data: Any, source: str = "<inline>") -> Scenario:
+    validate(data, SCHEMA, source)
+    problems: list[str] = []
+
+    def duration(value: Any, where: str) -> float:
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+            return 0.0
+
+    def faults(items: list[dict], where: str) -> list[FaultSpec]:
+        return [FaultSpec(kind=f["kind"], status=f.get("status"),
+                          probability=float(f.get("probability", 1.0)),
+                          delay=duration(f.get("delay", 0), f"{where}[{i}].delay"))
+                for i, f in enumerate(items)]
+
+    rules = []
+    for i, r in enumerate(data.get("rules") or []):
+        where = f"rules[{i}]"
+        answer = r.get("answer") or {}
+        if "error" in answer and answer["error"] not in OPENMARKET_ERRORS:
+            problems.append(f"{where}.answer.error: {answer['error']} is not a documented "
+                            f"OpenMarket code ({', '.join(map(str, sorted(OPENMARKET_ERRORS)))})")
+        reports = None
+        if "reports" in r:
+            reports = [ReportSpec(status=s["status"],
+                                  after=duration(s.get("after", 0), f"{where}.reports[{j}].after"),
+                                  outcome_id=s.get("outcome_id"), description=s.get("description"),
+                                  user_agent=s.get("user_agent"))
+                       for j, s in enumerate(r["reports"])]
+        match = {("mt_config" if k == "mtConfig" else k): str(v)
+                 for k, v in (r.get("match") or {}).items()}
+        for key, pattern in match.items():
+            if len(pattern) > 1 and pattern.startswith("/") and pattern.endswith("/"):
+                try:
+                    re.compile(pattern[1:-1])
+                except re.error as exc:
+                    problems.append(f"{where}.match.{key}: bad regular expression: {exc}")
+        rules.append(Rule(name=r["name"], match=match, error=answer.get("error"),
+                          mm7_status=answer.get("mm7_status"),
+                          latency=duration(answer.get("latency", 0), f"{where}.answer.latency"),
+                          reports=reports, faults=faults(r.get("faults") or [],
+                                                         f"{where}.faults")))
+    mos = []
+    for i, m in enumerate(data.get("mo") or []):
+        where = f"mo[{i}]"
+        mos.append(MoScript(
+            name=m.get("name") or f"mo-{i}", account=m["account"],
+            at=duration(m.get("at", 0), f"{where}.at"),
+            every=duration(m["every"], f"{where}.every") if "every" in m else None,
+            count=int(m.get("count", 1)), source=m.get("from"),
+            to=str(m["to"]) if "to" in m else None, subject=m.get("subject"),
+            format=m.get("format"), parts=list(m.get("parts") or []),
+        ))
+        for j, p in enumerate(m.get("parts") or []):
+            if sum(k in p for k in ("text", "base64", "generate")) > 1:
+                problems.append(f"{where}.parts[{j}]: give one of text, base64 or generate")
+    if problems:
+        raise ConfigError(source, problems)
+    return Scenario(name=data["name"], description=data.get("description", ""), rules=rules,
+                    faults=faults(data.get("faults") or [], "faults"), mo=mos, source=source)

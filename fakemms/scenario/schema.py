@@ -1,0 +1,117 @@
+"""JSON Schema of scenario files (CONTRACT section 4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DURATION = {
+    "oneOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*$"},
+    ]
+}
+STATUSES = ["Retrieved", "Expired", "Rejected", "Forwarded", "Indeterminate", "Deferred",
+            "Unrecognised", "Unrecognized", "DeliveryConditionNotMet", "NotSupported",
+            "Unreachable", "Read", "Deleted"]
+PATTERN = {"type": ["string", "number"]}
+
+REPORT: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["status"],
+    "properties": {
+        "status": {"enum": STATUSES},
+        "after": DURATION,
+        "outcome_id": {"type": "integer"},
+        "description": {"type": "string"},
+        "user_agent": {"type": "string"},
+    },
+}
+
+FAULT: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["kind"],
+    "properties": {
+        "kind": {"enum": ["duplicate", "reorder", "drop", "early"]},
+        "status": {"enum": STATUSES},
+        "probability": {"type": "number", "minimum": 0, "maximum": 1},
+        "delay": DURATION,
+    },
+}
+
+MATCH: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {k: PATTERN for k in ("account", "mt_config", "mtConfig", "source",
+                                        "destination", "subject", "protocol")},
+}
+
+PART: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["content_type"],
+    "properties": {
+        "content_type": {"type": "string"},
+        "content_id": {"type": "string"},
+        "text": {"type": "string"},
+        "base64": {"type": "string"},
+        "generate": {"type": "boolean"},
+    },
+}
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "description": {"type": "string"},
+        "rules": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "match": MATCH,
+                    "answer": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "accept": {"type": "boolean"},
+                            "error": {"type": "integer"},
+                            "mm7_status": {"type": "integer", "minimum": 1000, "maximum": 9999},
+                            "latency": DURATION,
+                        },
+                    },
+                    "reports": {"type": "array", "items": REPORT},
+                    "faults": {"type": "array", "items": FAULT},
+                },
+            },
+        },
+        "faults": {"type": "array", "items": FAULT},
+        "mo": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["account"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "account": {"type": "string"},
+                    "at": DURATION,
+                    "every": DURATION,
+                    "count": {"type": "integer", "minimum": 1},
+                    "from": {"type": "string"},
+                    "to": {"type": ["string", "number"]},
+                    "subject": {"type": "string"},
+                    "format": {"type": "string"},
+                    "parts": {"type": "array", "items": PART},
+                },
+            },
+        },
+    },
+}
