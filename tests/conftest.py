@@ -93,3 +93,19 @@ def om_body(fields: dict[str, Any] | None = None, parts: list[tuple[dict[str, st
 PNG_1PX = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
+
+
+@pytest.fixture
+def receiver() -> Iterator[Any]:
+    """A callback receiver on 127.0.0.1 that answers 200 (set ``.answer`` to change that)."""
+    from receiver import Receiver
+
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+def with_dlr(url: str, **account: Any) -> dict[str, Any]:
+    """Config whose account acme sends delivery reports to ``url``."""
+    acc = {**ACCOUNT, "mt_configs": {"config1": {"dlr_url": url, "region": "US"}}, **account}
+    return {"accounts": [acc]}

@@ -70,8 +70,11 @@ def send_wrong_method() -> None:
 def render_error(error: errors.FakeMmsError, status: int) -> tuple[Response, int]:
     # The document's text for its codes (README); a malformed request names its problem.
     description = error.text if isinstance(error, errors.MalformedRequest) else error.description
-    body = {"error": {"code": error.code, "description": description}}
-    return jsonify(body), status
+    response = jsonify({"error": {"code": error.code, "description": description}})
+    decision = getattr(error, "decision", None)
+    if decision and backend().decision_header:
+        response.headers["X-Fake-Decision"] = decision
+    return response, status
 
 
 @bp.errorhandler(errors.FakeMmsError)
