@@ -110,6 +110,93 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
+def _op(op_id: str, summary: str, *, body: dict[str, Any] | None = None,
+        params: list[dict[str, Any]] | None = None, ok: str = "200",
+        content_type: str = "application/json") -> dict[str, Any]:
+    out: dict[str, Any] = {"operationId": op_id, "summary": summary,
+                           "responses": {ok: _json({"type": "object"}),
+                                         "400": _json(_ERROR, "bad request"),
+                                         "404": _json(_ERROR, "not found")}}
+    if params:
+        out["parameters"] = params
+    if body is not None:
+        out["requestBody"] = {"required": True, "content": {content_type: {"schema": body}}}
+    return out
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+_PART_IN = {"type": "object", "required": ["content_type"], "properties": {
+    "content_type": {"type": "string"}, "content_id": {"type": "string"},
+    "text": {"type": "string"}, "base64": {"type": "string"}, "generate": {"type": "boolean"}}}
+_SCENARIO_BODY = {"description": "a scenario (YAML or JSON), or a JSON list of scenarios"}
+_ACCOUNT = {"type": "object", "description": "an account as in the configuration file"}
+
+PATHS.update({
+    "/_fakemms/api/mo": {"post": _op(
+        "inject_mo", "Inject an MO; its callback follows", ok="201", body={
+            "type": "object", "required": ["account", "destination"], "properties": {
+                "account": {"type": "string"}, "source": {"type": "string"},
+                "destination": {"type": "string"}, "subject": {"type": "string"},
+                "ccs": {"type": "array", "items": {"type": "string"}},
+                "bccs": {"type": "array", "items": {"type": "string"}},
+                "mobile_operator_id": {"type": "integer"}, "user_agent": {"type": "string"},
+                "parts": {"type": "array", "items": _PART_IN}}})},
+    "/_fakemms/api/messages/{id}/reports": {"post": _op(
+        "send_report", "Send a delivery report now (or after a delay on the clock)",
+        ok="201", params=[_id_param()], body={
+            "type": "object", "required": ["status"], "properties": {
+                "status": {"type": "string"}, "outcome_id": {"type": "integer"},
+                "description": {"type": "string"}, "user_agent": {"type": "string"},
+                "after": {"type": ["number", "string"]}}})},
+    "/_fakemms/api/messages/{id}/callbacks": {"get": _op(
+        "message_callbacks", "A message's callbacks and their attempts", params=[_id_param()])},
+    "/_fakemms/api/callbacks": {"get": _op(
+        "list_callbacks", "Every callback and its attempts, newest first", params=[
+            _query("message_id", "the message's id"), _query("kind", "report or mo"),
+            _query("state", "pending, in-flight, retrying, delivered or failed"),
+            _query("account", "account username")])},
+    "/_fakemms/api/callbacks/{callback_id}": {"get": _op(
+        "get_callback", "One callback", params=[_path_param("callback_id")])},
+    "/_fakemms/api/clock": {"get": _op("get_clock", "The clock: mode, paused, now")},
+    "/_fakemms/api/clock/advance": {"post": _op(
+        "advance_clock", "Advance the clock; due jobs fire and their callbacks are attempted "
+        "before the answer", body={"type": "object", "properties": {
+            "seconds": {"type": "number"}, "duration": {"type": "string"}}})},
+    "/_fakemms/api/clock/pause": {"post": _op("pause_clock", "Freeze the clock")},
+    "/_fakemms/api/clock/resume": {"post": _op("resume_clock", "Let the clock run again")},
+    "/_fakemms/api/scenarios": {
+        "get": _op("list_scenarios", "Loaded scenarios"),
+        "put": _op("replace_scenarios", "Replace the loaded scenarios", body=_SCENARIO_BODY,
+                   content_type="application/yaml"),
+        "post": _op("add_scenario", "Add a scenario", body=_SCENARIO_BODY, ok="201",
+                    content_type="application/yaml"),
+        "delete": _op("clear_scenarios", "Unload every scenario"),
+    },
+    "/_fakemms/api/accounts": {
+        "get": _op("list_accounts", "Accounts and their limits"),
+        "post": _op("create_account", "Create an account", body=_ACCOUNT, ok="201"),
+    },
+    "/_fakemms/api/accounts/{username}": {
+        "get": _op("get_account", "One account", params=[_path_param("username")]),
+        "patch": _op("update_account", "Change some settings (limits, TPS, closed, ...)",
+                     params=[_path_param("username")], body=_ACCOUNT),
+        "put": _op("replace_account", "Replace an account", params=[_path_param("username")],
+                   body=_ACCOUNT),
+        "delete": _op("delete_account", "Remove an account", params=[_path_param("username")]),
+    },
+    "/_fakemms/api/events": {"get": {
+        "operationId": "events", "summary": "Server-sent events (message, report, callback.*, "
+        "clock, reset); ?since=SEQ replays the buffer after SEQ",
+        "parameters": [_query("since", "replay buffered events after this sequence number",
+                              type="integer")],
+        "responses": {"200": {"description": "event stream",
+                              "content": {"text/event-stream": {"schema": {"type": "string"}}}}}}},
+})
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
