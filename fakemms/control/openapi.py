@@ -68,6 +68,10 @@ PATHS: dict[str, Any] = {
         "post": {"operationId": "reset", "summary": "Forget all messages, callbacks and counters",
                  "responses": {"200": _json({"type": "object"})}},
     },
+    "/_fakemms/api/openapi.json": {
+        "get": {"operationId": "openapi", "summary": "This document",
+                "responses": {"200": _json({"type": "object"})}},
+    },
     "/_fakemms/api/dump": {
         "get": {"operationId": "dump", "summary": "The whole state, part bytes in base64",
                 "responses": {"200": _json({"type": "object"})}},
