@@ -310,6 +310,37 @@ def test_deliver_req_keeps_a_given_smil_first() -> None:
     assert 'start="<pres>"' in msg.content.content_type
 
 
+def test_deliver_req_parts_known_by_filename_only() -> None:
+    """Like the Nokia capture: Content-Location only; the SMIL still gets a start Content-ID."""
+    smil = Part("application/smil", b"<smil><body><par><img src='a.gif'/></par></body></smil>",
+                filename="main.smil")
+    enc = codec.encode_deliver_req(version="5.3.0", transaction_id="t", sender="15550001111",
+                                   recipients=["111122"],
+                                   parts=[Part("image/gif", b"GIF89a", filename="a.gif"), smil])
+    msg = codec.parse(enc.body, enc.content_type)
+    first, gif = msg.content.parts
+    assert (first.content_id, first.content_location) == ("part1", "main.smil")
+    assert (gif.content_id, gif.content_location) == (None, "a.gif")
+    assert msg.content.smil is first and 'start="<part1>"' in msg.content.content_type
+
+
+def test_unqualified_fault_elements_and_top_level_error_response() -> None:
+    fault = codec.parse_response(soap(
+        "<Fault><faultcode>Server</faultcode><faultstring>oops</faultstring><detail>"
+        f'<VASPErrorRsp xmlns="{NS14}"><MM7Version>6.8.0</MM7Version><Status>'
+        "<StatusCode>3000</StatusCode></Status></VASPErrorRsp></detail></Fault>"), "text/xml")
+    assert isinstance(fault, codec.SoapFault) and fault.error.operation == "VASPErrorRsp"
+    assert fault.status == codec.Status(3000) and fault.fault_code == "Server"
+    rsp = codec.parse_response(soap(
+        f'<RSErrorRsp xmlns="{NS14}"><MM7Version>6.8.0</MM7Version><Status>'
+        "<StatusCode>4006</StatusCode><StatusText>busy</StatusText></Status></RSErrorRsp>"),
+        "text/xml")
+    assert isinstance(rsp, codec.Mm7Response) and rsp.status == codec.Status(4006, "busy")
+    with pytest.raises(codec.FormatCorrupt):
+        codec.parse_response(soap(f'<SubmitRsp xmlns="{NS14}"><MM7Version>6.8.0</MM7Version>'
+                                  "</SubmitRsp>"), "text/xml")
+
+
 @pytest.mark.parametrize("version", codec.CALLBACK_VERSIONS)
 @pytest.mark.parametrize("mm_status", ["Retrieved", "Rejected"])
 def test_delivery_report_req_round_trip(version: str, mm_status: str) -> None:
@@ -327,7 +358,8 @@ def test_delivery_report_req_round_trip(version: str, mm_status: str) -> None:
     assert msg.message_id == "369500617770864640"
     assert (msg.recipient.value, msg.sender.value) == ("16175550123", "111122")
     assert msg.date == "2015-03-16T14:03:51.749Z"
-    assert (msg.mm_status, msg.status_text) == (mm_status, mm_status)
+    assert (msg.mm_status, msg.status_text) == (
+        mm_status, "Success" if mm_status == "Retrieved" else mm_status)
     assert msg.ua_prof == ("Samsung Galaxy" if version == "6.8.0" else None)
 
 
@@ -644,7 +676,7 @@ def test_generate_smil_one_par_per_media_item() -> None:
 def test_with_smil_adds_one_only_when_missing() -> None:
     parts = [Part("image/jpeg", JPEG), Part("text/plain", b"hi", content_id="presentation")]
     out = codec.with_smil(parts)
-    assert out[0].generated and out[0].content_type == "application/smil"
+    assert out[0].generated and out[0].content_type == "application/smil; charset=utf-8"
     assert out[0].content_id == "presentation-1"
     assert out[1].content_id == "part1" and parts[0].content_id is None
     assert codec.smil_references(out[0].data) == ["cid:part1", "cid:presentation"]

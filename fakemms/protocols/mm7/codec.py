@@ -1,6 +1,6 @@
 """The MM7 codec's public API: bytes and headers in, dataclasses out, and back. No I/O.
 
-Parsing (``parse.py``)::
+Parsing (``parse.py``; ``attachments.py`` for MIME, ``xmlvalues.py`` for XML and values)::
 
     parse(body, content_type, *, strict=True, allow_unknown_namespace=False) -> Mm7Message
     parse_response(body, content_type) -> Mm7Response | SoapFault
@@ -30,7 +30,8 @@ SMIL (``smil.py``): ``generate_smil(parts)``, ``with_smil(parts)`` (adds a gener
 
 Tables (``tables.py``): ``VERSION_NAMESPACES`` (the callback versions and their namespaces),
 ``KNOWN_NAMESPACES``, ``STATUS_TEXTS`` / ``ALL_STATUS_TEXTS`` (3GPP plus vendor codes such as
-3510), ``MM_STATUSES``, ``status_text(code)``, ``namespace_for_version(version)``.
+3510), ``MM_STATUSES``, ``status_text(code)``, ``mm_status_text(mm_status)``,
+``namespace_for_version(version)``, ``fault_code_for(code)``.
 
 Decisions where the documents are silent:
 - Namespaces: the 11 published REL-5-MM7-1-0..1-5 / REL-6-MM7-1-0..1-4, also written with
@@ -45,6 +46,7 @@ Decisions where the documents are silent:
 
 from __future__ import annotations
 
+from fakemms.protocols.mm7.attachments import normalize_cid
 from fakemms.protocols.mm7.encode import (
     SOAP_START,
     as_address,
@@ -82,13 +84,7 @@ from fakemms.protocols.mm7.model import (
     Status,
     SubmitReq,
 )
-from fakemms.protocols.mm7.parse import (
-    normalize_cid,
-    parse,
-    parse_address,
-    parse_response,
-    parse_time,
-)
+from fakemms.protocols.mm7.parse import parse, parse_response
 from fakemms.protocols.mm7.smil import find_smil, generate_smil, smil_references, with_smil
 from fakemms.protocols.mm7.tables import (
     ALL_STATUS_TEXTS,
@@ -101,9 +97,11 @@ from fakemms.protocols.mm7.tables import (
     VERSION_NAMESPACES,
     fault_code_for,
     is_known_namespace,
+    mm_status_text,
     namespace_for_version,
     status_text,
 )
+from fakemms.protocols.mm7.xmlvalues import parse_address, parse_time
 
 __all__ = [
     "ALL_STATUS_TEXTS", "CALLBACK_VERSIONS", "KNOWN_NAMESPACES", "MM_STATUSES", "READ_STATUSES",
@@ -114,7 +112,7 @@ __all__ = [
     "SoapFault", "Status", "SubmitReq", "UnsupportedOperation", "UnsupportedVersion",
     "as_address", "encode_deliver_req", "encode_delivery_report_req", "encode_error",
     "encode_fault", "encode_read_reply_req", "encode_response", "fault_code_for",
-    "find_smil", "format_time", "generate_smil", "is_known_namespace", "namespace_for_version",
-    "normalize_cid", "parse", "parse_address", "parse_response", "parse_time",
-    "smil_references", "status_text", "with_smil",
+    "find_smil", "format_time", "generate_smil", "is_known_namespace", "mm_status_text",
+    "namespace_for_version", "normalize_cid", "parse", "parse_address", "parse_response",
+    "parse_time", "smil_references", "status_text", "with_smil",
 ]

@@ -183,7 +183,8 @@ def encode_delivery_report_req(*, version: str, transaction_id: str, message_id:
     fields = [*_el("MMSRelayServerID", mms_relay_server_id, i), *_el("MessageID", message_id, i),
               *_address_xml("Recipient", [recipient], i), *_address_xml("Sender", [sender], i),
               *_el("Date", format_time(date), i), *_el("MMStatus", mm_status, i),
-              *_el("StatusText", status_text if status_text is not None else mm_status, i), *ua]
+              *_el("StatusText", status_text if status_text is not None
+                   else tables.mm_status_text(mm_status), i), *ua]
     body = _envelope("soap-env", ns, transaction_id,
                      _report_body("DeliveryReportReq", ns, version, fields), standalone=True)
     return Encoded(body, XML_CONTENT_TYPE,
@@ -218,18 +219,20 @@ def _base64(data: bytes) -> bytes:
     return base64.encodebytes(data).replace(b"\n", b"\r\n").rstrip(b"\r\n")
 
 
-def _content_ids(parts: Sequence[Part]) -> list[str]:
-    """Every part's Content-ID without brackets; ``partN`` (unique) for parts that have none."""
+def _content_ids(parts: Sequence[Part]) -> list[str | None]:
+    """Each part's Content-ID without brackets. A part known only by its filename keeps
+    just its Content-Location (as in the Nokia capture), except the first (the SMIL, which
+    ``start`` names); a part with neither gets a unique ``partN``."""
     given = [_header_value(p.content_id).strip("<>") if p.content_id else "" for p in parts]
     taken = set(given)
-    out = []
-    for n, cid in enumerate(given, start=1):
-        if not cid:
+    out: list[str | None] = []
+    for n, (cid, part) in enumerate(zip(given, parts, strict=True), start=1):
+        if not cid and (n == 1 or not part.filename):
             cid, k = f"part{n}", 1
             while cid in taken:
                 cid, k = f"part{n}-{k}", k + 1
             taken.add(cid)
-        out.append(cid)
+        out.append(cid or None)
     return out
 
 
@@ -288,8 +291,9 @@ def encode_deliver_req(*, version: str, transaction_id: str, sender: Address | s
         cids = _content_ids(content_parts)
         inner = []
         for part, cid in zip(content_parts, cids, strict=True):
-            headers = {"Content-Type": _header_value(part.content_type),
-                       "Content-ID": f"<{cid}>"}
+            headers = {"Content-Type": _header_value(part.content_type)}
+            if cid:
+                headers["Content-ID"] = f"<{cid}>"
             if part.filename:
                 headers["Content-Location"] = _header_value(part.filename)
             headers["Content-Transfer-Encoding"] = "base64"

@@ -137,6 +137,7 @@ def with_smil(parts: Sequence[Part], *, content_id: str = DEFAULT_SMIL_CONTENT_I
     cid, n = content_id, 1
     while cid in taken:
         cid, n = f"{content_id}-{n}", n + 1
-    smil = Part(content_type=SMIL_MEDIA_TYPE, data=generate_smil(named), content_id=cid,
+    smil = Part(content_type=f"{SMIL_MEDIA_TYPE}; charset=utf-8", data=generate_smil(named),
+                content_id=cid,
                 filename=None, generated=True)
     return [smil, *named]

@@ -123,6 +123,12 @@ def status_text(code: int) -> str:
     return STATUS_TEXTS.get(code // 1000 * 1000, "Unknown status")
 
 
+def mm_status_text(mm_status: str) -> str:
+    """The StatusText sent with an MMStatus: "Success" for Retrieved, else the status itself
+    (skycore-mm7/STATUSES__DeliveryReportStatuses.md; mm7-api.txt's DeliveryReportReq)."""
+    return "Success" if mm_status == "Retrieved" else mm_status
+
+
 def fault_code_for(code: int) -> str:
     """SOAP faultcode local name: 3xxx are the server's fault, everything else the client's."""
     return "Server" if 3000 <= code < 4000 else "Client"
