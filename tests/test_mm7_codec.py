@@ -324,6 +324,16 @@ def test_deliver_req_parts_known_by_filename_only() -> None:
     assert msg.content.smil is first and 'start="<part1>"' in msg.content.content_type
 
 
+def test_deliver_req_without_content_and_with_one_recipient_string() -> None:
+    enc = codec.encode_deliver_req(version="6.8.0", transaction_id="t", sender="a@b.example",
+                                   recipients="+111122", parts=[])
+    assert enc.body.count(b"Content-Type:") == 1  # the SOAP part only
+    msg = codec.parse(enc.body, enc.content_type)
+    assert msg.content is None and msg.sender.kind == "RFC2822Address"
+    assert [(a.value, a.raw) for a in msg.recipients.to] == [("111122", "111122")]
+    assert msg.priority == "Normal" and msg.timestamp is None
+
+
 def test_unqualified_fault_elements_and_top_level_error_response() -> None:
     fault = codec.parse_response(soap(
         "<Fault><faultcode>Server</faultcode><faultstring>oops</faultstring><detail>"

@@ -40,6 +40,11 @@ Decisions where the documents are silent:
 - An unqualified operation element takes the TransactionID's namespace (skycore's example).
 - Missing MM7Version in a request is 4004; not x.y.z is 2007; a major other than 5/6 is 4002.
 - A malformed boolean, Priority or date is 2007; no recipients in SubmitReq is 4004.
+- A Content href matching no part is 2004 (``strict=False`` takes every attachment, warned:
+  deliver-req2.txt and deliver-req-post.txt have such mismatches); an attachment that cannot
+  be transfer-decoded is 2004; any other multipart damage is 2007.
+- Callback versions and namespaces (``VERSION_NAMESPACES``): 5.3.0 and 5.6.0 -> REL-5-MM7-1-3,
+  6.1.0 -> REL-6-MM7-1-0, 6.8.0 -> REL-6-MM7-1-4; any namespace can be passed explicitly.
 - Faults are written with unqualified faultcode/faultstring/detail (SOAP 1.1, fault.xml);
   ``qualified=True`` gives fault_02.xml's qualified form.
 """

@@ -32,7 +32,8 @@ USER_AGENT = "OpenMarket"
 
 # --- XML helpers ----------------------------------------------------------------------------
 def format_time(value: str | datetime) -> str:
-    """xs:dateTime for an aware datetime (UTC as ``Z``, milliseconds); strings pass through."""
+    """xs:dateTime with milliseconds, UTC written ``Z`` (a naive datetime is taken as UTC);
+    strings pass through as the caller formatted them."""
     if isinstance(value, str):
         return value
     if value.tzinfo is None:
@@ -263,6 +264,8 @@ def encode_deliver_req(*, version: str, transaction_id: str, sender: Address | s
     smil_index = find_smil(content_parts)
     if smil_index is not None:  # the presentation goes first, as in the Nokia capture
         content_parts.insert(0, content_parts.pop(smil_index))
+    if isinstance(recipients, str | Address):
+        recipients = [recipients]
     if not isinstance(recipients, Recipients):
         recipients = Recipients(to=[as_address(r) for r in recipients])
     i = "      "

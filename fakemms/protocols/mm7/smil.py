@@ -124,12 +124,13 @@ def generate_smil(parts: Sequence[PartLike], *, duration_ms: int = DEFAULT_DURAT
 
 def with_smil(parts: Sequence[Part], *, content_id: str = DEFAULT_SMIL_CONTENT_ID
               ) -> list[Part]:
-    """``parts`` unchanged when one is a SMIL; else a generated SMIL (``generated=True``) first.
+    """``parts`` unchanged when one is a SMIL (or there are none); else a generated SMIL
+    (``generated=True``) first.
 
     Parts with neither Content-ID nor filename get the Content-ID ``partN`` (copies; the
     caller's parts are not modified) so the presentation can reference them.
     """
-    if find_smil(parts) is not None:
+    if not parts or find_smil(parts) is not None:
         return list(parts)
     named = [p if (p.content_id or p.filename) else dataclasses.replace(p, content_id=f"part{i}")
              for i, p in enumerate(parts, start=1)]
