@@ -78,20 +78,22 @@ PATHS: dict[str, Any] = {
     },
 }
 
+_COMMON: dict[str, Any] = {
+    "id": {"type": "string"}, "direction": {"enum": ["mt", "mo"]},
+    "interface": {"type": "string"}, "account": {"type": "string"},
+    "mt_config": {"type": ["string", "null"]}, "source": {"type": "string"},
+    "destinations": {"type": "array", "items": {"type": "string"}},
+    "subject": {"type": ["string", "null"]}, "status": {"type": "string"},
+    "created_at": {"type": "string", "format": "date-time"},
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
         "code": {"type": "integer"}, "description": {"type": "string"}}}}},
     "MessageSummary": {
         "type": "object",
-        "properties": {
-            "id": {"type": "string"}, "direction": {"enum": ["mt", "mo"]},
-            "interface": {"type": "string"}, "account": {"type": "string"},
-            "mt_config": {"type": ["string", "null"]}, "source": {"type": "string"},
-            "destinations": {"type": "array", "items": {"type": "string"}},
-            "subject": {"type": ["string", "null"]}, "status": {"type": "string"},
-            "created_at": {"type": "string", "format": "date-time"},
-            "parts": {"type": "integer"}, "warnings": {"type": "integer"},
-        },
+        "properties": {**_COMMON, "parts": {"type": "integer"},
+                       "warnings": {"type": "integer"}},
     },
     "Part": {"type": "object", "properties": {
         "index": {"type": "integer"}, "content_type": {"type": "string"},
@@ -99,11 +101,14 @@ SCHEMAS: dict[str, Any] = {
         "transfer_encoding": {"type": ["string", "null"]},
         "remote_url": {"type": ["string", "null"]}, "generated": {"type": "boolean"}}},
     "Message": {
-        "allOf": [{"$ref": "#/components/schemas/MessageSummary"}],
         "type": "object",
         "properties": {
+            **_COMMON,
             "parts": {"type": "array", "items": {"$ref": "#/components/schemas/Part"}},
             "warnings": {"type": "array", "items": {"type": "string"}},
+            "mobile_operator_id": {"type": ["integer", "null"]},
+            "ccs": {"type": "array", "items": {"type": "string"}},
+            "bccs": {"type": "array", "items": {"type": "string"}},
             "reports": {"type": "array", "items": {"type": "object"}},
             "callback_ids": {"type": "array", "items": {"type": "string"}},
             "request_id": {"type": ["string", "null"]},
