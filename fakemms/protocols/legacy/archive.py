@@ -80,7 +80,9 @@ def build_zip(parts: Sequence[Part], smil: bytes | str | None = None, *,
               when: float | datetime | None = None) -> bytes:
     """The MMS contents as zip bytes: the SMIL first (``presentation.smil``) when given, then
     each part under its ``entry_names`` name. ``when`` dates the entries (default 1980-01-01),
-    so the same input always gives the same bytes. Text is deflated, media stored as is."""
+    so the same input always gives the same bytes. Text is deflated, media stored as is.
+    Pass ``smil`` only when ``parts`` hold none (a SMIL part is zipped like any other); its
+    ``cid:`` references are kept as sent, not rewritten to the zip's file names."""
     files: list[tuple[str, bytes]] = []
     seen: set[str] = set()
     if smil is not None:
