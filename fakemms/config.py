@@ -110,7 +110,17 @@ SCHEMA: dict[str, Any] = {
             },
         },
         "scenarios": {"type": "array", "items": {"type": "string"}},
-        "mm7": {"type": "object"},
+        "mm7": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                # skycore-mm7 answers throttling with 3510; 4006 Service unavailable is 3GPP's
+                "tps_status": {"type": "integer", "minimum": 1000, "maximum": 9999},
+                "error_style": {"enum": ["fault", "response"]},
+                "max_content_bytes": {"type": "integer", "minimum": 1},
+                "strict_media_types": {"type": "boolean"},
+            },
+        },
         "remote_content": {"type": "object"},
         "legacy": {"type": "object"},
     },
@@ -143,7 +153,8 @@ DEFAULTS: dict[str, Any] = {
     "default_report": {"status": "Retrieved", "after": "1s", "outcome_id": 1,
                        "description": "Message retrieved"},
     "scenarios": [],
-    "mm7": {},
+    "mm7": {"tps_status": 4006, "error_style": "fault", "max_content_bytes": 2 * 1024 * 1024,
+            "strict_media_types": True},
     "remote_content": {},
     "legacy": {},
 }
@@ -181,12 +192,18 @@ def format_error(error: Any) -> str:
     return f"{path.lstrip('.') or '(top level)'}: {error.message}"
 
 
-def validate(data: Any, schema: Mapping[str, Any], source: str) -> None:
-    """Raise ConfigError listing every violation, each naming its path."""
+def schema_problems(data: Any, schema: Mapping[str, Any]) -> list[str]:
+    """Every violation of ``schema``, each as 'path: message', in path order."""
     errors = sorted(Draft202012Validator(schema).iter_errors(data),
                     key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        raise ConfigError(source, [format_error(e) for e in errors])
+    return [format_error(e) for e in errors]
+
+
+def validate(data: Any, schema: Mapping[str, Any], source: str) -> None:
+    """Raise ConfigError listing every violation, each naming its path."""
+    problems = schema_problems(data, schema)
+    if problems:
+        raise ConfigError(source, problems)
 
 
 def read_yaml(path: str | os.PathLike) -> Any:
@@ -241,28 +258,41 @@ def load_config(
                 raise ConfigError(var, [f"{key}: cannot use {env[var]!r}"]) from None
     if overrides:
         data = merge(data, overrides)
-    validate(data, SCHEMA, source)
-    full = merge(DEFAULTS, data)
-    names = [a["username"] for a in full["accounts"]]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ConfigError(source, [f"accounts: duplicate username {n!r}" for n in dupes])
-    problems = [p for i, a in enumerate(full["accounts"]) for p in _check_account(i, a)]
-    problems += _check_networks("trusted_proxies", full["trusted_proxies"])
+    # every problem at once, schema and semantic alike, so one `fakemms check` lists them all
+    problems = schema_problems(data, SCHEMA) + _semantic_problems(data)
     if problems:
         raise ConfigError(source, problems)
-    return Config(full, source, base_dir)
+    return Config(merge(DEFAULTS, data), source, base_dir)
 
 
-def _check_account(index: int, acc: Mapping[str, Any]) -> list[str]:
-    return _check_networks(f"accounts[{index}].allowed_ips", acc.get("allowed_ips") or [])
+def _semantic_problems(data: Mapping[str, Any]) -> list[str]:
+    """What JSON Schema cannot say: unique usernames, IPs and CIDRs that parse. Tolerates
+    data the schema refused (those problems are reported already)."""
+    problems: list[str] = []
+    accounts = data.get("accounts")
+    if isinstance(accounts, list):
+        accounts = [a if isinstance(a, Mapping) else {} for a in accounts]
+        names = [a.get("username") for a in accounts if isinstance(a.get("username"), str)]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        problems += [f"accounts: duplicate username {n!r}" for n in dupes]
+        for i, acc in enumerate(accounts):
+            problems += _check_networks(f"accounts[{i}].allowed_ips", acc.get("allowed_ips"))
+    problems += _check_networks("trusted_proxies", data.get("trusted_proxies"))
+    return problems
 
 
-def _check_networks(path: str, networks: list[str]) -> list[str]:
+def account_problems(acc: Mapping[str, Any], path: str = "account") -> list[str]:
+    """Problems JSON Schema cannot see in one account (for accounts changed at run time)."""
+    return _check_networks(f"{path}.allowed_ips", acc.get("allowed_ips"))
+
+
+def _check_networks(path: str, networks: Any) -> list[str]:
     import ipaddress
 
     problems = []
-    for j, net in enumerate(networks):
+    for j, net in enumerate(networks if isinstance(networks, list) else []):
+        if not isinstance(net, str):
+            continue
         try:
             ipaddress.ip_network(net, strict=False)
         except ValueError:

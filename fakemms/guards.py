@@ -25,8 +25,13 @@ from fakemms.store import Store
 
 
 @lru_cache(maxsize=1024)
-def _network(spec: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    return ipaddress.ip_network(spec, strict=False)
+def _network(spec: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    # Config files are checked at load, but accounts changed at run time may still carry a
+    # bad entry: it matches nothing rather than turning every request into a 15000.
+    try:
+        return ipaddress.ip_network(spec, strict=False)
+    except (ValueError, TypeError):
+        return None
 
 
 def ip_in(ip: str, networks: Iterable[str]) -> bool:
@@ -36,7 +41,8 @@ def ip_in(ip: str, networks: Iterable[str]) -> bool:
         return False
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
         addr = addr.ipv4_mapped
-    return any(addr in _network(n) for n in networks if _network(n).version == addr.version)
+    nets = (_network(n) for n in networks)
+    return any(net is not None and net.version == addr.version and addr in net for net in nets)
 
 
 def parse_basic(header: str | None) -> tuple[str, str] | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fakemms.config import DEFAULTS, load_config
+from fakemms.config import DEFAULTS, account_problems, load_config
 from fakemms.errors import ConfigError
 
 GOOD = """\
@@ -121,6 +121,30 @@ def test_each_problem_names_its_path(tmp_path):
 def test_semantic_problems(tmp_path, text, expected):
     _, problems = problems_of(tmp_path, text)
     assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_schema_and_semantic_problems_are_reported_together(tmp_path):
+    _, problems = problems_of(tmp_path, """\
+        accounts:
+          - {username: a, password: b, tps: x, allowed_ips: [10.0.0.0/8, 300.0.0.1, 7]}
+          - {username: a, password: c}
+          - just-a-string
+        trusted_proxies: [nowhere]
+        """)
+    assert problems == [
+        "accounts[0].allowed_ips[2]: 7 is not of type 'string'",
+        "accounts[0].tps: 'x' is not of type 'number', 'null'",
+        "accounts[2]: 'just-a-string' is not of type 'object'",
+        "accounts: duplicate username 'a'",
+        "accounts[0].allowed_ips[1]: '300.0.0.1' is not an IP or CIDR",
+        "trusted_proxies[0]: 'nowhere' is not an IP or CIDR",
+    ]
+
+
+def test_account_problems_for_accounts_changed_at_run_time():
+    assert account_problems({"allowed_ips": ["::1", "x"]}) == [
+        "account.allowed_ips[1]: 'x' is not an IP or CIDR"]
+    assert account_problems({"allowed_ips": None}) == []
 
 
 def test_ipv6_allowlists_load(tmp_path):

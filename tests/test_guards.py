@@ -48,6 +48,8 @@ def basic(user: str, password: str) -> str:
     ("not-an-ip", ["0.0.0.0/0"], False),
     ("", ["0.0.0.0/0", "::/0"], False),
     ("8.8.8.8", [], False),
+    ("127.0.0.1", ["bogus", "127.0.0.0/8"], True),  # a bad entry matches nothing...
+    ("127.0.0.1", ["bogus", "10.0.0.0/33"], False),  # ...and never raises (no 15000)
 ])
 def test_ip_in(ip, networks, expected):
     assert ip_in(ip, networks) is expected
