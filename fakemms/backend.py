@@ -143,7 +143,9 @@ class Backend:
         if message is None:
             raise errors.NotFound(f"no message with id {message_id!r}")
         now = self.clock.now()
-        report = Report(status=plan.status, date=now, outcome_id=plan.outcome_id,
+        # a duplicate or reordered report carries the date it happened at, not when it is sent
+        date = now if plan.event_offset is None else message.created_at + plan.event_offset
+        report = Report(status=plan.status, date=date, outcome_id=plan.outcome_id,
                         description=plan.description, user_agent=plan.user_agent)
         account = self.store.account(message.account)
         mt = account.mt_configs.get(message.mt_config or "") if account else None

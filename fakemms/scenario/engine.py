@@ -55,6 +55,13 @@ class ReportPlan:
     early: bool = False  # sent before the answer to the request (fault)
     dropped: bool = False  # recorded, never sent (fault)
     fault: str | None = None
+    # seconds after acceptance that the report's ``date`` says (None: when it is sent). A
+    # duplicate repeats the original's date; reordered reports keep their own.
+    event_offset: float | None = None
+
+    @property
+    def event_at(self) -> float:
+        return self.offset if self.event_offset is None else self.event_offset
 
 
 @dataclass
@@ -121,11 +128,16 @@ class Engine:
         """facts: account, mt_config, source, destination, subject, protocol."""
         for scenario in self.scenarios:
             for rule in scenario.rules:
-                if all(matches(p, facts.get(k)) for k, p in rule.match.items()):
+                if (all(matches(p, facts.get(k)) for k, p in rule.match.items())
+                        and self._draw(rule.probability)):
                     return self._apply(rule, scenario, facts)
         label, specs = self.default_specs(facts.get("destination") or "")
         faults = [f for s in self.scenarios for f in s.faults]
         return Decision(rule=label, reports=self._faults(plan_reports(specs), faults))
+
+    def _draw(self, probability: float) -> bool:
+        """True with ``probability``; a certain rule draws nothing, so ids stay as they were."""
+        return probability >= 1 or self.rng.random() < probability
 
     def _apply(self, rule: Rule, scenario: Scenario, facts: dict[str, str | None]) -> Decision:
         if rule.reports is None:
@@ -147,14 +159,15 @@ class Engine:
             i = targets[0]
             if fault.kind == "duplicate":
                 plans.insert(i + 1, replace(plans[i], offset=plans[i].offset + fault.delay,
-                                            fault="duplicate"))
+                                            event_offset=plans[i].event_at, fault="duplicate"))
             elif fault.kind == "drop":
                 plans[i] = replace(plans[i], dropped=True, fault="drop")
             elif fault.kind == "early":
                 plans[i] = replace(plans[i], early=True, offset=0.0, fault="early")
             elif fault.kind == "reorder" and i + 1 < len(plans):
                 a, b = plans[i], plans[i + 1]
-                plans[i] = replace(b, offset=a.offset, fault="reorder")
+                # delivered in the other order; each keeps the date it happened at
+                plans[i] = replace(b, offset=a.offset, event_offset=b.event_at, fault="reorder")
                 plans[i + 1] = replace(a, offset=max(b.offset, a.offset + 0.001),
-                                       fault="reorder")
+                                       event_offset=a.event_at, fault="reorder")
         return plans

@@ -50,6 +50,7 @@ class FaultSpec:
 class Rule:
     name: str
     match: dict[str, str] = field(default_factory=dict)
+    probability: float = 1.0  # below 1: applies to that fraction of matching MTs (seeded)
     error: int | None = None
     mm7_status: int | None = None
     latency: float = 0.0
@@ -138,7 +139,8 @@ def scenario_from_dict(data: Any, source: str = "<inline>") -> Scenario:
                     re.compile(pattern[1:-1])
                 except re.error as exc:
                     problems.append(f"{where}.match.{key}: bad regular expression: {exc}")
-        rules.append(Rule(name=r["name"], match=match, error=answer.get("error"),
+        rules.append(Rule(name=r["name"], match=match,
+                          probability=float(r.get("probability", 1.0)), error=answer.get("error"),
                           mm7_status=answer.get("mm7_status"),
                           latency=duration(answer.get("latency", 0), f"{where}.answer.latency"),
                           reports=reports, faults=faults(r.get("faults") or [],

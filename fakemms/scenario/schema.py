@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-DURATION = {
-    "oneOf": [
-        {"type": "number", "minimum": 0},
-        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*$"},
-    ]
-}
+from fakemms.config import MO_FORMATS
+
+# A number of seconds, or a string like 500ms, 10s, 5m, 2h, 3d ("minimum" applies to numbers,
+# "pattern" to strings, so an error names the one problem rather than "not valid under any").
+DURATION = {"type": ["number", "string"], "minimum": 0,
+            "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*$"}
 STATUSES = ["Retrieved", "Expired", "Rejected", "Forwarded", "Indeterminate", "Deferred",
             "Unrecognised", "Unrecognized", "DeliveryConditionNotMet", "NotSupported",
             "Unreachable", "Read", "Deleted"]
@@ -76,7 +76,11 @@ SCHEMA: dict[str, Any] = {
                 "required": ["name"],
                 "properties": {
                     "name": {"type": "string", "minLength": 1},
+                    "description": {"type": "string"},
                     "match": MATCH,
+                    # the rule applies to this fraction of the MTs it matches (seeded draw);
+                    # the rest go on to the next rule
+                    "probability": {"type": "number", "minimum": 0, "maximum": 1},
                     "answer": {
                         "type": "object",
                         "additionalProperties": False,
@@ -108,7 +112,7 @@ SCHEMA: dict[str, Any] = {
                     "from": {"type": "string"},
                     "to": {"type": ["string", "number"]},
                     "subject": {"type": "string"},
-                    "format": {"type": "string"},
+                    "format": {"enum": MO_FORMATS},
                     "parts": {"type": "array", "items": PART},
                 },
             },
