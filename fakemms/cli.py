@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -25,7 +26,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.port is not None:
         overrides["port"] = args.port
     if args.scenario:
-        overrides["scenarios"] = args.scenario
+        # relative to the current directory (the config's own list is relative to the file)
+        overrides["scenarios"] = [os.path.abspath(p) for p in args.scenario]
     try:
         config = load_config(args.config, overrides=overrides)
         app = create_app(config)
@@ -69,17 +71,48 @@ def _banner(url: str, config) -> None:
     sys.stdout.flush()
 
 
+# Top-level keys only a scenario has (the configuration schema allows none of them).
+SCENARIO_KEYS = frozenset({"name", "description", "rules", "faults", "mo"})
+
+
+def looks_like_scenario(data: object) -> bool:
+    """A mapping with a scenario's keys and no ``accounts`` is checked as a scenario."""
+    return isinstance(data, dict) and "accounts" not in data and bool(SCENARIO_KEYS & data.keys())
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    from fakemms.config import load_config
+    """Validate each file as a scenario (``--scenario``, or detected by its keys) or as a
+    configuration, with the scenarios that configuration lists; print every problem as
+    ``file: path: problem``."""
+    from pathlib import Path
+
+    from fakemms.config import load_config, read_yaml
+    from fakemms.scenario import load_scenario, scenario_from_dict
 
     ok = True
     for path in args.files:
         try:
-            load_config(path, env={})
-            print(f"{path}: ok")
+            data = read_yaml(path)
+            if args.scenario or looks_like_scenario(data):
+                scenario_from_dict(data, path)
+                print(f"{path}: ok (scenario)")
+                continue
+            config = load_config(path, env={})
         except ConfigError as exc:
             ok = False
             _print_problems(exc)
+            continue
+        listed_ok = True
+        for name in config["scenarios"]:
+            listed = Path(name) if Path(name).is_absolute() else config.base_dir / name
+            try:
+                load_scenario(listed)
+            except ConfigError as exc:
+                ok = listed_ok = False
+                print(f"{path}: scenarios: {name} is invalid", file=sys.stderr)
+                _print_problems(exc)
+        if listed_ok:
+            print(f"{path}: ok")
     return 0 if ok else 1
 
 
@@ -99,21 +132,23 @@ def cmd_readyz(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    import os
-
     parser = argparse.ArgumentParser(prog="fakemms", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the fake MMS provider")
     serve.add_argument("--config", help="YAML configuration file (default: $FAKEMMS_CONFIG)")
-    serve.add_argument("--scenario", action="append", help="scenario file (repeatable)")
+    serve.add_argument("--scenario", action="append",
+                       help="scenario file (repeatable; replaces the config's scenarios)")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8025; 0 = any)")
     serve.add_argument("--quiet", action="store_true", help="do not log each request")
     serve.set_defaults(func=cmd_serve)
 
-    check = sub.add_parser("check", help="validate configuration files")
-    check.add_argument("files", nargs="+", help="configuration files")
+    check = sub.add_parser("check", help="validate configuration and scenario files")
+    check.add_argument("files", nargs="+", help="configuration or scenario files (a file with "
+                       "a top-level name, rules, faults or mo is a scenario)")
+    check.add_argument("--scenario", action="store_true",
+                       help="check every file as a scenario")
     check.set_defaults(func=cmd_check)
 
     default_url = os.environ.get("FAKEMMS_URL", "http://127.0.0.1:8025")
