@@ -261,6 +261,13 @@ def test_buckets_are_per_account():
         guards.admit(a)
 
 
+def test_limits_are_checked_before_tps():
+    guards, acc, _ = make(tps=1, max_per_day=1)
+    guards.admit(acc)
+    with pytest.raises(errors.DailyLimitExceeded):
+        guards.admit(acc)
+
+
 def test_no_tps_means_unlimited():
     guards, acc, _ = make()
     for _ in range(1000):

@@ -157,6 +157,17 @@ def test_longer_token_starting_with_the_boundary_is_not_a_delimiter():
     assert codec.parse_send(body, CT).parts[0].data == b"line\r\n--mimeboundaryX is text"
 
 
+def test_lf_line_ends_case_insensitive_type_and_preamble_are_fine():
+    lf = codec.parse_send(om_body().replace(b"\r\n", b"\n"), CT)
+    assert lf.parts[0].data == b"This is my text." and lf.warnings == []
+    cased = codec.parse_send(om_body(), "Multipart/Mixed; Boundary=mimeboundary")
+    assert cased.parts[0].data == b"This is my text." and cased.warnings == []
+    framed = codec.parse_send(b"preamble\r\n\r\n" + om_body() + b"epilogue\r\n", CT)
+    assert framed.parts[0].data == b"This is my text."
+    with pytest.raises(errors.MalformedRequest, match="line 2"):
+        codec.parse_send(b"preamble\r\n" + om_body(), CT)
+
+
 def test_no_content_part_is_refused():
     with pytest.raises(errors.NoContent):
         codec.parse_send(om_body(parts=[]), CT)

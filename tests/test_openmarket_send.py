@@ -412,6 +412,14 @@ def test_forwarded_for_is_honoured_via_a_trusted_proxy(make_fake):
                            headers={"X-Forwarded-For": "203.0.113.5, 198.51.100.1"}), 15300)
 
 
+def test_ipv6_client_behind_a_trusted_proxy_matches_an_ipv6_cidr(make_fake):
+    fake = make_fake({**account(allowed_ips=["2001:db8::/32"]),
+                      "trusted_proxies": ["127.0.0.0/8"]})
+    accepted(fake.send(om_body(), headers={"X-Forwarded-For": "2001:db8:0:1::5"}))
+    expect_error(fake.send(om_body(), headers={"X-Forwarded-For": "2001:db9::5"}), 15300)
+    expect_error(fake.send(om_body()), 15300)  # the proxy itself is not allowed
+
+
 def test_closed_account_is_15305_after_auth(make_fake):
     fake = make_fake(account(closed=True))
     expect_error(fake.send(om_body()), 15305)
