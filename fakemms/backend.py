@@ -71,10 +71,17 @@ class Backend:
         return self.http_status.get(error.code, error.http_status)
 
     # --- guards -----------------------------------------------------------------------------
+    def authenticate(self, *, credentials: tuple[str, str] | None, remote_addr: str | None,
+                     forwarded_for: str | None = None) -> Account:
+        """IP allowlist and Basic auth."""
+        ip = self.guards.client_ip(remote_addr, forwarded_for)
+        return self.guards.authenticate(credentials, ip)
+
     def admit(self, *, credentials: tuple[str, str] | None, remote_addr: str | None,
               forwarded_for: str | None = None) -> Account:
-        ip = self.guards.client_ip(remote_addr, forwarded_for)
-        account = self.guards.authenticate(credentials, ip)
+        """Every guard: IP allowlist, Basic auth, account state and TPS."""
+        account = self.authenticate(credentials=credentials, remote_addr=remote_addr,
+                                    forwarded_for=forwarded_for)
         self.guards.admit(account)
         return account
 
@@ -92,8 +99,8 @@ class Backend:
                   destinations: list[str], mt_config: str, parts: list[Part],
                   subject: str | None = None, mobile_operator_id: int | None = None,
                   warnings: list[str] | None = None, request_id: str | None = None,
-                  protocol: str | None = None, extra: dict[str, Any] | None = None
-                  ) -> Message:
+                  protocol: str | None = None, extra: dict[str, Any] | None = None,
+                  message_id: str | None = None) -> Message:
         """Accept an MT (or raise the error a scenario decided). Reports are scheduled; each
         waits for ``message.answered`` so none overtakes the answer."""
         if mt_config not in account.mt_configs:
@@ -108,7 +115,7 @@ class Backend:
         if decision.error is not None or decision.mm7_status is not None:
             raise self._refusal(decision)
         message = Message(
-            id=self.new_message_id(), direction="mt", interface=interface,
+            id=message_id or self.new_message_id(), direction="mt", interface=interface,
             account=account.username, source=source, destinations=list(destinations),
             created_at=self.clock.now(), mt_config=mt_config, subject=subject,
             mobile_operator_id=mobile_operator_id, parts=parts, warnings=list(warnings or []),
@@ -116,6 +123,44 @@ class Backend:
         )
         self.store.add_message(message)
         self._schedule_reports(message, decision.reports)
+        return message
+
+    def mt_config_for_vasid(self, account: Account, vas_id: str | None) -> str:
+        """MM7's VASID names the MT configuration (openmarket-mms-overview.txt); an empty or
+        absent VASID takes the account's first configuration."""
+        if vas_id:
+            if vas_id not in account.mt_configs:
+                raise errors.InvalidMtConfig(f"VASID {vas_id!r} names no MT configuration of "
+                                             f"account {account.username}")
+            return vas_id
+        if not account.mt_configs:
+            raise errors.InvalidMtConfig(f"account {account.username} has no MT configuration")
+        return next(iter(account.mt_configs))
+
+    def own_mt(self, account: Account, message_id: str | None) -> Message:
+        """The account's MT message with this id, or MessageIDNotFound (MM7 2005)."""
+        message = self.store.get_message(message_id or "") if message_id != "latest" else None
+        if message is None or message.direction != "mt" or message.account != account.username:
+            raise errors.MessageIdNotFound(f"no message {message_id!r} for {account.username}")
+        return message
+
+    def cancel_mt(self, account: Account, message_id: str | None) -> Message:
+        """Cancel: reports not yet sent are recorded but never sent."""
+        message = self.own_mt(account, message_id)
+        with self.store.lock:
+            message.status = "Cancelled"
+        self.store.publish("message.cancelled", {"id": message.id, "account": account.username})
+        return message
+
+    def replace_mt(self, account: Account, message_id: str | None, parts: list[Part],
+                   warnings: list[str] | None = None) -> Message:
+        message = self.own_mt(account, message_id)
+        with self.store.lock:
+            if parts:
+                message.parts = parts
+            message.warnings.extend(warnings or [])
+            message.extra["replaced"] = message.extra.get("replaced", 0) + 1
+        self.store.publish("message.replaced", {"id": message.id, "account": account.username})
         return message
 
     def _refusal(self, decision: Decision) -> errors.FakeMmsError:
@@ -149,21 +194,23 @@ class Backend:
                         description=plan.description, user_agent=plan.user_agent)
         account = self.store.account(message.account)
         mt = account.mt_configs.get(message.mt_config or "") if account else None
-        callback = None
-        if mt is not None and not plan.dropped:
-            callback = outbound.report_callback(callback_id=self.new_callback_id(),
-                                                message=message, report=report, mt=mt,
-                                                rng=self.rng, now=now)
+        callbacks = []
+        if mt is not None and not plan.dropped and message.status != "Cancelled":
+            callbacks = outbound.report_callbacks(new_id=self.new_callback_id, message=message,
+                                                  report=report, mt=mt, rng=self.rng, now=now)
         with self.store.lock:
+            if message.status == "Cancelled":
+                report.description = "not sent: the message was cancelled"
+            else:
+                message.status = plan.status
             message.reports.append(report)
-            message.status = plan.status
-            if callback is not None:
-                report.callback_id = callback.id
-                message.callback_ids.append(callback.id)
+            if callbacks:
+                report.callback_id = callbacks[0].id
+                message.callback_ids.extend(c.id for c in callbacks)
         self.store.publish("report", {"message_id": message.id, "status": plan.status,
                                       "account": message.account, "fault": plan.fault,
                                       "dropped": plan.dropped})
-        if callback is not None:
+        for callback in callbacks:
             callback.decision = message.decision
             callback.note = plan.fault
             if self.decision_header and message.decision:

@@ -182,6 +182,20 @@ def openmarket_error(code: int, detail: str | None = None) -> FakeMmsError:
         raise ValueError(f"{code} is not a documented OpenMarket error code") from None
 
 
+class MessageIdNotFound(FakeMmsError):
+    """MM7 CancelReq/ReplaceReq on an unknown MessageID (provider-notes.md: 2005)."""
+
+    description = "Message ID Not found"
+    http_status = 404
+    mm7_status = 2005
+
+
+class MultipleAddressesNotSupported(FakeMmsError):
+    description = "Multiple addresses not supported"
+    http_status = 400
+    mm7_status = 3003
+
+
 # --- control API ----------------------------------------------------------------------------
 class ControlError(FakeMmsError):
     http_status = 400

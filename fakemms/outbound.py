@@ -6,10 +6,16 @@ Basic auth the configuration gives, and the protocol's success rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+import requests
+
 from fakemms.callbacks import Callback, http_200
+from fakemms.errors import FakeMmsError
+from fakemms.generate import OPERATORS
 from fakemms.models import Account, Message, MoConfig, MtConfig, Report
+from fakemms.protocols.mm7 import codec as mm7
 from fakemms.protocols.openmarket import codec as om
 from fakemms.rng import Rng
 
@@ -23,20 +29,63 @@ def _auth(username: str | None, password: str | None) -> tuple[str, str] | None:
     return (username, password or "") if username else None
 
 
-def report_callback(*, callback_id: str, message: Message, report: Report, mt: MtConfig,
-                    rng: Rng, now: float) -> Callback | None:
-    """The delivery report for an MT, in its MT configuration's ``dlr_protocol``."""
+def mm7_success(response: requests.Response) -> str | None:
+    """MM7: HTTP 200 carrying a ``...Rsp`` with StatusCode 1000 (mm7-api.txt)."""
+    if response.status_code != 200:
+        return f"HTTP {response.status_code}"
+    try:
+        answer = mm7.parse_response(response.content, response.headers.get("Content-Type"))
+    except FakeMmsError as exc:
+        return f"not an MM7 response: {exc.detail or exc.description}"
+    if isinstance(answer, mm7.SoapFault):
+        status = answer.error.status.code if answer.error else None
+        return f"SOAP Fault {answer.fault_code} (status {status})"
+    if answer.status.code != 1000:
+        return f"StatusCode {answer.status.code} {answer.status.text or ''}".rstrip()
+    return None
+
+
+def mm7_version(protocol: str) -> str | None:
+    """``mm7-6.8.0`` -> ``6.8.0``; None for the other protocols."""
+    return protocol[4:] if protocol.startswith("mm7-") else None
+
+
+def report_callbacks(*, new_id: Callable[[], str], message: Message, report: Report,
+                     mt: MtConfig, rng: Rng, now: float) -> list[Callback]:
+    """The delivery report for an MT, in its MT configuration's ``dlr_protocol``: one
+    OpenMarket REPORT, or one MM7 DeliveryReportReq (ReadReplyReq for Read/Deleted) per
+    recipient."""
     if not mt.dlr_url:
-        return None
-    body = om.encode_report(mt_id=message.id, date=iso_seconds(report.date),
-                            status=report.status, outcome_id=report.outcome_id,
-                            description=report.description, user_agent=report.user_agent)
-    return Callback(
-        id=callback_id, kind="report", message_id=message.id, account=message.account,
-        url=mt.dlr_url, method="POST", protocol=mt.dlr_protocol, created_at=now,
-        headers={"Content-Type": "application/json", "X-Request-Id": rng.request_id()},
-        body=body, success=http_200, auth=_auth(mt.username, mt.password),
-    )
+        return []
+    common = dict(kind="report", message_id=message.id, account=message.account,
+                  url=mt.dlr_url, method="POST", protocol=mt.dlr_protocol, created_at=now,
+                  auth=_auth(mt.username, mt.password))
+    version = mm7_version(mt.dlr_protocol)
+    if version is None:
+        body = om.encode_report(mt_id=message.id, date=iso_seconds(report.date),
+                                status=report.status, outcome_id=report.outcome_id,
+                                description=report.description, user_agent=report.user_agent)
+        return [Callback(id=new_id(), headers={"Content-Type": "application/json",
+                                               "X-Request-Id": rng.request_id()},
+                         body=body, success=http_200, **common)]
+    out = []
+    date = datetime.fromtimestamp(report.date, UTC)
+    for recipient in message.destinations:
+        if report.status in mm7.READ_STATUSES and report.status != "Indeterminate":
+            encoded = mm7.encode_read_reply_req(
+                version=version, transaction_id=rng.hex(8), message_id=message.id,
+                recipient=recipient, sender=message.source, timestamp=date,
+                mm_status=report.status, status_text=report.description)
+        else:
+            status = report.status if report.status in mm7.MM_STATUSES else "Indeterminate"
+            encoded = mm7.encode_delivery_report_req(
+                version=version, transaction_id=rng.hex(8), message_id=message.id,
+                recipient=recipient, sender=message.source, date=date, mm_status=status,
+                carrier_id=message.mobile_operator_id or OPERATORS.get(mt.region, [77])[0])
+        out.append(Callback(id=new_id(), headers={"Content-Type": encoded.content_type,
+                                                  **encoded.headers},
+                            body=encoded.body, success=mm7_success, **common))
+    return out
 
 
 def mo_callback(*, callback_id: str, message: Message, account: Account, mo: MoConfig,
@@ -44,6 +93,18 @@ def mo_callback(*, callback_id: str, message: Message, account: Account, mo: MoC
     """The MO notification in the MO configuration's ``format``."""
     if not mo.url:
         return None
+    common = dict(id=callback_id, kind="mo", message_id=message.id, account=account.username,
+                  url=mo.url, method="POST", protocol=mo.format, created_at=now,
+                  auth=_auth(mo.username, mo.password))
+    version = mm7_version(mo.format)
+    if version is not None:
+        encoded = mm7.encode_deliver_req(
+            version=version, transaction_id=rng.hex(8), sender=message.source,
+            recipients=message.destinations, parts=message.parts, linked_id=message.id,
+            timestamp=datetime.fromtimestamp(message.created_at, UTC), subject=message.subject,
+            ua_prof=message.extra.get("ua_prof"), carrier_id=message.mobile_operator_id)
+        return Callback(headers={"Content-Type": encoded.content_type, **encoded.headers},
+                        body=encoded.body, success=mm7_success, **common)
     boundary = f"mimeboundary{rng.hex(8)}"
     body, content_type = om.encode_mo(
         mo_id=int(message.id), source=message.source, destinations=message.destinations,
@@ -51,9 +112,5 @@ def mo_callback(*, callback_id: str, message: Message, account: Account, mo: MoC
         mobile_operator_id=message.mobile_operator_id or 0, subject=message.subject,
         user_agent=message.extra.get("user_agent"), parts=message.parts, boundary=boundary,
     )
-    return Callback(
-        id=callback_id, kind="mo", message_id=message.id, account=account.username,
-        url=mo.url, method="POST", protocol=mo.format, created_at=now,
-        headers={"Content-Type": content_type, "X-Request-Id": rng.request_id()},
-        body=body, success=http_200, auth=_auth(mo.username, mo.password),
-    )
+    return Callback(headers={"Content-Type": content_type, "X-Request-Id": rng.request_id()},
+                    body=body, success=http_200, **common)

@@ -123,6 +123,7 @@ def test_dlr_never_overtakes_its_202(make_fake, receiver):
         response = conn.getresponse()
         seen.add(str(json.loads(response.read())["mtId"]))
         assert response.status == 202
+    conn.close()
     receiver.wait_for(20)
     assert in_order == [True] * 20
 

@@ -1,0 +1,146 @@
+"""Blueprint for ``POST /mm7``: guards, parse, validate, store, answer in the request's
+namespace and MM7Version. Errors become SOAP Faults (HTTP 500) or HTTP 401 here only."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException
+
+from fakemms import errors
+from fakemms.backend import Backend
+from fakemms.guards import parse_basic
+from fakemms.protocols.mm7 import codec, media
+
+bp = Blueprint("mm7", __name__)
+
+RESPONSE_OF = {"SubmitReq": "SubmitRsp", "CancelReq": "CancelRsp", "ReplaceReq": "ReplaceRsp"}
+DIGITS = "0123456789"
+
+
+def backend() -> Backend:
+    return current_app.extensions["fakemms"]
+
+
+def xml_response(encoded: codec.Encoded, status: int = 200) -> Response:
+    return Response(encoded.body, status=status, content_type=encoded.content_type,
+                    headers=encoded.headers)
+
+
+@bp.post("/mm7")
+def mm7() -> Response:
+    be = backend()
+    account = be.authenticate(credentials=parse_basic(request.headers.get("Authorization")),
+                              remote_addr=request.remote_addr,
+                              forwarded_for=request.headers.get("X-Forwarded-For"))
+    be.guards.admit(account)  # closed, limits, TPS: before validation (CONTRACT section 1)
+    with be.reserved(account):
+        message = codec.parse(request.get_data(cache=False), request.content_type,
+                              strict=be.strict_mime)
+        g.mm7 = message
+        if isinstance(message, codec.SubmitReq):
+            return submit(be, account, message)
+    be.guards.release(account)  # only a SubmitReq is a message against the limits
+    if isinstance(message, codec.CancelReq):
+        be.cancel_mt(account, message.message_id)
+    elif isinstance(message, codec.ReplaceReq):
+        parts, warnings = content_parts(be, message.content)
+        be.replace_mt(account, message.message_id, parts, warnings + message.warnings)
+    else:
+        raise codec.UnsupportedOperation(f"{message.operation} is not an operation of the "
+                                         "provider's MM7 interface")
+    return xml_response(codec.encode_response(
+        RESPONSE_OF[message.operation], namespace=message.namespace,
+        mm7_version=message.mm7_version or "5.3.0",
+        transaction_id=message.transaction_id))
+
+
+def submit(be: Backend, account, req: codec.SubmitReq) -> Response:
+    recipients = req.recipients.all()
+    if len(recipients) > 1 and not account.mm7_multiple_recipients:
+        raise errors.MultipleAddressesNotSupported(
+            f"{len(recipients)} recipients; account {account.username} takes one per SubmitReq")
+    for address in recipients:
+        if address.kind != "RFC2822Address" and not (
+                3 <= len(address.value) <= 15 and set(address.value) <= set(DIGITS)):
+            raise codec.AddressError(f"recipient {address.raw or address.value!r} is not a number")
+    parts, warnings = content_parts(be, req.content)
+    mt_config = be.mt_config_for_vasid(account, req.vas_id)
+    sender = req.sender.value if req.sender else (req.service_code or "")
+    message = be.submit_mt(
+        account=account, interface="mm7", source=sender.lstrip("+"),
+        destinations=[a.value for a in recipients], mt_config=mt_config, parts=parts,
+        subject=req.subject, warnings=req.warnings + warnings, protocol="mm7",
+        message_id=be.store.unique_id(lambda: str(be.rng.digits(18))),
+        extra={"namespace": req.namespace, "mm7_version": req.mm7_version,
+               "transaction_id": req.transaction_id, "vasp_id": req.vasp_id,
+               "vas_id": req.vas_id, "delivery_report": req.delivery_report,
+               "read_reply": req.read_reply, "linked_id": req.linked_id,
+               "priority": req.priority, "expiry_date": req.expiry_date},
+    )
+    response = xml_response(codec.encode_response(
+        "SubmitRsp", namespace=req.namespace, mm7_version=req.mm7_version or "5.3.0",
+        transaction_id=req.transaction_id, message_id=message.id))
+    response.call_on_close(message.answered.set)  # no DeliveryReportReq before this SubmitRsp
+    if be.decision_header and message.decision:
+        response.headers["X-Fake-Decision"] = message.decision
+    return response
+
+
+def content_parts(be: Backend, content: codec.Content | None) -> tuple[list, list[str]]:
+    """The submitted parts as stored: size and media type checked, a SMIL generated when the
+    client sent none (mm7-api.txt: "Our system will automatically generate a SMIL file")."""
+    settings = be.config["mm7"]
+    parts = [p.to_part() for p in (content.parts if content else [])]
+    size = sum(len(p.data) for p in parts)
+    if size > settings["max_content_bytes"]:
+        raise codec.ContentRefused(f"content is {size} bytes; the limit is "
+                                   f"{settings['max_content_bytes']}")
+    bad = media.unsupported([p.content_type for p in parts])
+    warnings = []
+    if bad and settings["strict_media_types"]:
+        raise codec.ContentRefused(f"unsupported media type {', '.join(bad)}")
+    if bad:
+        warnings.append(f"unsupported media type accepted (lenient): {', '.join(bad)}")
+    with_smil = codec.with_smil(parts)
+    if len(with_smil) > len(parts):
+        warnings.append("no SMIL presentation was sent: the fake generated one")
+    return with_smil, warnings
+
+
+@bp.errorhandler(errors.FakeMmsError)
+def _error(error: errors.FakeMmsError) -> Response:
+    be = backend()
+    if error.mm7_http_401:
+        # mm7-api.txt: wrong credentials or no permission (IP allowlist): HTTP 401
+        return Response("Unauthorized", status=401, content_type="text/plain",
+                        headers={"WWW-Authenticate": 'Basic realm="mm7"'})
+    if isinstance(error, errors.TpsExceeded):
+        error.mm7_status = be.config["mm7"]["tps_status"]  # type: ignore[misc]
+    req = g.get("mm7")
+    namespace = req.namespace if req else None
+    version = req.mm7_version if req else None
+    txn = req.transaction_id if req else None
+    decision = getattr(error, "decision", None)
+    if req is not None and req.operation in RESPONSE_OF and \
+            be.config["mm7"]["error_style"] == "response":
+        response = xml_response(codec.encode_response(
+            RESPONSE_OF[req.operation], namespace=namespace, mm7_version=version or "5.3.0",
+            transaction_id=txn, status_code=error.mm7_status, details=error.detail))
+    else:
+        response = xml_response(codec.encode_error(error, namespace=namespace,
+                                                   mm7_version=version, transaction_id=txn),
+                                status=500)
+    if decision and be.decision_header:
+        response.headers["X-Fake-Decision"] = decision
+    return response
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response:
+    return _error(codec.FormatCorrupt(error.description))
+
+
+@bp.errorhandler(Exception)
+def _unexpected(error: Exception) -> Response:
+    current_app.logger.exception("unexpected failure in /mm7")
+    return _error(errors.InternalError())
