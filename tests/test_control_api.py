@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Iterator
 
 import pytest
 from conftest import ACCOUNT, PNG_1PX, om_body
@@ -12,6 +13,20 @@ from jsonschema import Draft202012Validator
 
 FIELDS = {"type": "MT", "source": "88600", "destination": "12515550130", "mtConfig": "config1"}
 OTHER = {"username": "beta", "password": "pw", "mt_configs": {"cfgB": {"dlr_url": None}}}
+
+
+@pytest.fixture
+def make_fake(make_fake) -> Iterator:
+    """conftest's make_fake, closing each fake's client session (no ResourceWarning later)."""
+    made: list = []
+
+    def start(config: dict | None = None):
+        made.append(make_fake(config))
+        return made[-1]
+
+    yield start
+    for f in made:
+        f.http.close()
 
 
 @pytest.fixture

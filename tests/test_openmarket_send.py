@@ -11,6 +11,7 @@ import json
 import re
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -56,12 +57,27 @@ def shared_server():
 
 
 @pytest.fixture
-def fake(shared_server) -> Fake:
+def fake(shared_server) -> Iterator[Fake]:
     """One server for the tests that need only the default account, reset before each test
     (a server per test costs 0.1 s to stop); tests with their own settings use make_fake."""
     shared = Fake(shared_server)
     assert shared.post("/_fakemms/api/reset").status_code == 200
-    return shared
+    yield shared
+    shared.http.close()
+
+
+@pytest.fixture
+def make_fake(make_fake) -> Iterator:
+    """conftest's make_fake, closing each fake's client session (no ResourceWarning later)."""
+    made: list[Fake] = []
+
+    def start(config: dict | None = None) -> Fake:
+        made.append(make_fake(config))
+        return made[-1]
+
+    yield start
+    for f in made:
+        f.http.close()
 
 
 def account(**kw) -> dict:
