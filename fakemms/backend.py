@@ -8,8 +8,10 @@ MOs, retries) on the one scheduler, and hands callbacks to the dispatcher.
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,11 +22,14 @@ from fakemms.clock import Clock
 from fakemms.config import ACCOUNT_SCHEMA, Config, account_from_dict, validate
 from fakemms.guards import Guards
 from fakemms.models import Account, Message, Part, Report
+from fakemms.remote import FetchResult, RemoteFetcher
 from fakemms.rng import Rng
 from fakemms.scenario import Decision, Engine, ReportPlan, Scenario, load_scenario
 from fakemms.scenario.loader import MoScript
 from fakemms.scheduler import Scheduler
 from fakemms.store import Store
+
+log = logging.getLogger(__name__)
 
 ID_WIDTH = 15  # openmarket-mms-send.txt "mtId": 123456789012345; moId likewise
 
@@ -47,6 +52,15 @@ class Backend:
             retry_delays=cb["retry_delays"], give_up_after_seconds=cb["give_up_after_seconds"],
             workers=cb["workers"])
         self.engine = Engine(self.rng, config["default_report"])
+        rc = config["remote_content"]
+        self.fetch_mode: str = rc["mode"]
+        self.fetcher = RemoteFetcher(
+            self.clock, timeout=(rc["connect_timeout"], rc["read_timeout"]),
+            total_timeout=rc["total_timeout"], max_bytes=rc["max_bytes"],
+            allowed_hosts=rc["allowed_hosts"], default_ttl=rc["default_ttl"],
+            on_fetch=self._record_fetch)
+        self._fetch_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fakemms-fetch")
+        self._fetches: set[Future] = set()
         self._callback_seq = itertools.count(1)
         self._lock = threading.RLock()
         scenarios = [load_scenario(self._path(p)) for p in config["scenarios"]]
@@ -122,8 +136,58 @@ class Backend:
             request_id=request_id, decision=decision.label, extra=dict(extra or {}),
         )
         self.store.add_message(message)
-        self._schedule_reports(message, decision.reports)
+        if any(p.remote_url and not p.data for p in message.parts):
+            if self.fetch_mode == "sync":
+                self._fetch_content(message, decision.reports)
+            else:
+                future = self._fetch_pool.submit(self._fetch_content, message, decision.reports)
+                with self._lock:
+                    self._fetches.add(future)
+                future.add_done_callback(self._fetch_done)
+        else:
+            self._schedule_reports(message, decision.reports)
         return message
+
+    # --- remote content ---------------------------------------------------------------------
+    def _fetch_content(self, message: Message, plans: list[ReportPlan]) -> None:
+        """Fetch every remote part (openmarket-mms-send.txt, Content Caching); any failure
+        rejects the message with a report that says why, instead of the planned ones."""
+        for part in message.parts:
+            if not part.remote_url or part.data:
+                continue
+            result = self.fetcher.fetch(part.remote_url)
+            with self.store.lock:
+                message.extra.setdefault("fetches", []).append(result.to_dict())
+            if not result.ok:
+                self._schedule_reports(message, [ReportPlan(
+                    status="Rejected", offset=0.0, outcome_id=9,
+                    description=f"Remote content could not be fetched: {result.error}")])
+                return
+            with self.store.lock:
+                part.data = result.data
+                part.content_type = result.content_type or part.content_type
+        self._schedule_reports(message, plans)
+
+    def _fetch_done(self, future: Future) -> None:
+        with self._lock:
+            self._fetches.discard(future)
+        if future.exception() is not None:
+            log.error("remote content fetch failed", exc_info=future.exception())
+
+    def _record_fetch(self, result: FetchResult) -> None:
+        record = result.to_dict()
+        with self.store.lock:
+            self.store.fetches.append(record)
+            del self.store.fetches[:-1000]
+        self.store.publish("fetch", {"url": result.url, "status": result.status,
+                                     "cached": result.cached, "error": result.error})
+
+    def wait_fetches(self, timeout: float = 60.0) -> None:
+        """Let remote-content fetches under way finish (virtual-clock advances use this)."""
+        with self._lock:
+            pending = set(self._fetches)
+        if pending:
+            wait(pending, timeout=timeout)
 
     def mt_config_for_vasid(self, account: Account, vas_id: str | None) -> str:
         """MM7's VASID names the MT configuration (openmarket-mms-overview.txt); an empty or
@@ -250,7 +314,8 @@ class Backend:
                   destination: str | None = None, subject: str | None = None,
                   parts: list[Part] | None = None, ccs: list[str] | None = None,
                   bccs: list[str] | None = None, mobile_operator_id: int | None = None,
-                  user_agent: str | None = None, decision: str | None = None) -> Message:
+                  user_agent: str | None = None, decision: str | None = None,
+                  sms: bool = False, ua_prof: str | None = None) -> Message:
         """An MO from a handset: stored, then sent to the account's MO configuration."""
         acc = self.store.account(account)
         if acc is None:
@@ -269,14 +334,16 @@ class Backend:
             ccs=list(ccs or []), bccs=list(bccs or []),
             parts=parts or [Part("text/plain", generate.text(self.rng).encode(), "text.txt")],
             status="received", decision=decision,
-            extra={"user_agent": user_agent} if user_agent else {},
+            extra={k: v for k, v in (("user_agent", user_agent), ("ua_prof", ua_prof),
+                                     ("type", "sms" if sms else None)) if v},
         )
         message.answered.set()
         self.store.add_message(message)
         if acc.mo is not None:
-            callback = outbound.mo_callback(callback_id=self.new_callback_id(), message=message,
-                                            account=acc, mo=acc.mo, rng=self.rng,
-                                            now=message.created_at)
+            callback = outbound.mo_callback(
+                callback_id=self.new_callback_id(), message=message, account=acc, mo=acc.mo,
+                rng=self.rng, now=message.created_at,
+                expiry_seconds=self.config["legacy"]["expiry_seconds"])
             if callback is not None:
                 message.callback_ids.append(callback.id)
                 callback.decision = decision
@@ -350,6 +417,8 @@ class Backend:
     def advance(self, seconds: float) -> int:
         """Move the clock; due jobs fire in order and their callbacks are attempted before
         this returns, so a test can assert right after."""
+        self.wait_fetches()
+        self.dispatcher.wait_idle()  # attempts under way schedule their retries first
         fired = self.scheduler.advance(seconds, settle=self.dispatcher.wait_idle)
         self.store.publish("clock", self.clock.describe())
         return fired
@@ -359,6 +428,7 @@ class Backend:
         with self._lock:
             self.scheduler.cancel_all()
             self.dispatcher.reset()
+            self.fetcher.reset()
             self.store.reset()
             self._arm_mo_scripts(self.engine.scenarios)
 

@@ -69,6 +69,7 @@ class Callback:
     decision: str | None = None
     gate: threading.Event | None = field(default=None, repr=False)
     note: str | None = None
+    timeout: float | None = None  # seconds to wait for the answer; None: the dispatcher's
 
     def to_dict(self, body: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -199,6 +200,7 @@ class Dispatcher:
 
     def _attempt(self, callback: Callback, generation: int) -> None:
         number = len(callback.attempts) + 1
+        timeout = callback.timeout or self.timeout_seconds
         started_at = self.clock.now()
         t0 = Clock.monotonic()
         headers = {"User-Agent": self.user_agent, **callback.headers}
@@ -206,8 +208,7 @@ class Dispatcher:
         try:
             response = self._session().request(
                 callback.method, callback.url, params=callback.params, data=callback.body or None,
-                headers=headers, auth=callback.auth, timeout=(min(10.0, self.timeout_seconds),
-                                                              self.timeout_seconds),
+                headers=headers, auth=callback.auth, timeout=(min(10.0, timeout), timeout),
                 allow_redirects=False,
             )
             attempt.status = response.status_code
@@ -217,7 +218,7 @@ class Dispatcher:
                 attempt.outcome, attempt.reason = "rejected", reason
         except requests.Timeout:
             attempt.outcome = "timeout"
-            attempt.reason = f"no answer within {self.timeout_seconds:g} s"
+            attempt.reason = f"no answer within {timeout:g} s"
         except requests.RequestException as exc:
             attempt.outcome, attempt.reason = "connection-error", _short(exc)
         attempt.latency_ms = round((Clock.monotonic() - t0) * 1000, 3)

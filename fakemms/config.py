@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from fakemms.errors import ConfigError
 from fakemms.models import Account, MoConfig, MtConfig
 
-DLR_PROTOCOLS = ["http", "mm7-5.3.0", "mm7-5.6.0", "mm7-6.1.0", "mm7-6.8.0"]
+DLR_PROTOCOLS = ["http", "legacy", "mm7-5.3.0", "mm7-5.6.0", "mm7-6.1.0", "mm7-6.8.0"]
 MO_FORMATS = ["http", "legacy-get", "legacy-post", "mm7-5.3.0", "mm7-5.6.0", "mm7-6.1.0",
               "mm7-6.8.0"]
 
@@ -121,8 +121,28 @@ SCHEMA: dict[str, Any] = {
                 "strict_media_types": {"type": "boolean"},
             },
         },
-        "remote_content": {"type": "object"},
-        "legacy": {"type": "object"},
+        "remote_content": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "mode": {"enum": ["async", "sync"]},
+                "connect_timeout": {"type": "number", "exclusiveMinimum": 0},
+                "read_timeout": {"type": "number", "exclusiveMinimum": 0},
+                "total_timeout": {"type": "number", "exclusiveMinimum": 0},
+                "max_bytes": {"type": "integer", "minimum": 1},
+                "allowed_hosts": {"type": ["array", "null"], "items": {"type": "string"}},
+                "default_ttl": {"type": "number", "minimum": 0},
+            },
+        },
+        "legacy": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "expiry_seconds": {"type": "number", "exclusiveMinimum": 0},
+                "timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
+                "max_zip_bytes": {"type": "integer", "minimum": 1},
+            },
+        },
     },
 }
 
@@ -155,8 +175,14 @@ DEFAULTS: dict[str, Any] = {
     "scenarios": [],
     "mm7": {"tps_status": 4006, "error_style": "fault", "max_content_bytes": 2 * 1024 * 1024,
             "strict_media_types": True},
-    "remote_content": {},
-    "legacy": {},
+    # openmarket-mms-send.txt: the provider fetches remote content itself; we default to
+    # fetching after the 202 (asynchronously), as a provider's pipeline would
+    "remote_content": {"mode": "async", "connect_timeout": 5.0, "read_timeout": 10.0,
+                       "total_timeout": 30.0, "max_bytes": 5 * 1024 * 1024,
+                       "allowed_hosts": None, "default_ttl": 300.0},
+    # legacy-mms-gateway-receive.txt: retrievable until expiry, "no less than 24 hours";
+    # answers are due "sub 10 seconds"
+    "legacy": {"expiry_seconds": 86400, "timeout_seconds": 10, "max_zip_bytes": 16 * 1024 * 1024},
 }
 
 _ENV: dict[str, tuple[str, Any]] = {

@@ -15,6 +15,7 @@ from fakemms.callbacks import Callback, http_200
 from fakemms.errors import FakeMmsError
 from fakemms.generate import OPERATORS
 from fakemms.models import Account, Message, MoConfig, MtConfig, Report
+from fakemms.protocols.legacy import codec as legacy
 from fakemms.protocols.mm7 import codec as mm7
 from fakemms.protocols.openmarket import codec as om
 from fakemms.rng import Rng
@@ -60,6 +61,8 @@ def report_callbacks(*, new_id: Callable[[], str], message: Message, report: Rep
     common = dict(kind="report", message_id=message.id, account=message.account,
                   url=mt.dlr_url, method="POST", protocol=mt.dlr_protocol, created_at=now,
                   auth=_auth(mt.username, mt.password))
+    if mt.dlr_protocol == "legacy" or message.interface == "legacy":
+        return _legacy_reports(new_id, message, report, mt, common)
     version = mm7_version(mt.dlr_protocol)
     if version is None:
         body = om.encode_report(mt_id=message.id, date=iso_seconds(report.date),
@@ -88,14 +91,51 @@ def report_callbacks(*, new_id: Callable[[], str], message: Message, report: Rep
     return out
 
 
+def legacy_success(response: requests.Response) -> str | None:
+    """Legacy gateway: "an HTTP 200 response with a non-empty body" within 10 s."""
+    if legacy.callback_succeeded(response.status_code, response.content):
+        return None
+    if response.status_code != 200:
+        return f"HTTP {response.status_code}"
+    return "HTTP 200 with an empty body (the legacy gateway wants a non-empty one)"
+
+
+def _legacy_reports(new_id: Callable[[], str], message: Message, report: Report,
+                    mt: MtConfig, common: dict) -> list[Callback]:
+    """Legacy delivery/read report GETs (provider-notes.md), one per recipient, as the
+    SendMMS flags asked: ``deliveryreport`` for delivery statuses, ``readreport`` for reads."""
+    read = report.status in ("Read", "Deleted")
+    wanted = message.extra.get("read_report" if read else "delivery_report", True)
+    if not wanted:
+        return []
+    try:
+        legacy.legacy_status(report.status, read=read)
+    except ValueError:
+        return []
+    return [Callback(id=new_id(), headers={}, body=b"", success=legacy_success,
+                     params=legacy.report_query(
+                         message_id=message.id, destination=recipient, source=message.source,
+                         date=report.date, status=report.status, read=read,
+                         request_id=message.request_id, user_agent=report.user_agent,
+                         region=mt.region),
+                     timeout=LEGACY_TIMEOUT, **{**common, "method": "GET"})
+            for recipient in message.destinations]
+
+
+LEGACY_TIMEOUT = float(legacy.ANSWER_WITHIN_SECONDS)
+
+
 def mo_callback(*, callback_id: str, message: Message, account: Account, mo: MoConfig,
-                rng: Rng, now: float) -> Callback | None:
+                rng: Rng, now: float, expiry_seconds: float = legacy.MIN_EXPIRY_SECONDS
+                ) -> Callback | None:
     """The MO notification in the MO configuration's ``format``."""
     if not mo.url:
         return None
     common = dict(id=callback_id, kind="mo", message_id=message.id, account=account.username,
                   url=mo.url, method="POST", protocol=mo.format, created_at=now,
                   auth=_auth(mo.username, mo.password))
+    if mo.format in ("legacy-get", "legacy-post"):
+        return _legacy_mo(message, mo, rng, common, expiry_seconds)
     version = mm7_version(mo.format)
     if version is not None:
         encoded = mm7.encode_deliver_req(
@@ -114,3 +154,33 @@ def mo_callback(*, callback_id: str, message: Message, account: Account, mo: MoC
     )
     return Callback(headers={"Content-Type": content_type, "X-Request-Id": rng.request_id()},
                     body=body, success=http_200, **common)
+
+
+def _legacy_mo(message: Message, mo: MoConfig, rng: Rng, common: dict,
+               expiry_seconds: float) -> Callback:
+    """legacy-mms-gateway-receive.txt: a GET whose ``id`` the application retrieves the zip
+    with, or a multipart POST carrying ``mms.zip``; an SMS (type 6) carries ``message``."""
+    sms = message.extra.get("type") == "sms"
+    text = next((p.data.decode("utf-8", "replace") for p in message.parts
+                 if p.content_type.lower().startswith("text/plain")), "")
+    fields = legacy.mo_query(
+        message_id=message.id, source=message.source, destinations=message.destinations,
+        date=message.created_at, region=mo.region,
+        message_type=legacy.SMS if sms else legacy.MMS, network=message.mobile_operator_id,
+        ccs=[] if sms else message.ccs, subject=None if sms else (message.subject or ""),
+        expiry=None if sms else message.created_at + expiry_seconds,
+        message=text if sms else None)
+    base = {**common, "timeout": LEGACY_TIMEOUT, "success": legacy_success}
+    if mo.format == "legacy-get" or sms:
+        return Callback(headers={}, body=b"", params=fields, **{**base, "method": "GET"})
+    body, content_type = legacy.mo_post(fields, boundary=f"----fakemms{rng.hex(12)}",
+                                        mms_zip=mms_zip(message.parts))
+    return Callback(headers={"Content-Type": content_type}, body=body, **base)
+
+
+def mms_zip(parts: list) -> bytes:
+    """The message's contents as the legacy gateway's mms.zip (its SMIL, when it has one)."""
+    smil = next((p for p in parts if p.content_type.lower().startswith("application/smil")),
+                None)
+    return legacy.build_zip([p for p in parts if p is not smil],
+                            smil.data if smil is not None else None)

@@ -29,9 +29,10 @@ class Received:
 
 
 class Receiver:
-    """``answer(received) -> (status, body)``; default 200 with an empty body."""
+    """``answer(received) -> (status, body)`` or ``(status, body, headers)``; default 200
+    with an empty body."""
 
-    def __init__(self, answer: Callable[[Received], tuple[int, bytes | str]] | None = None):
+    def __init__(self, answer: Callable[[Received], tuple] | None = None):
         self.answer = answer or (lambda r: (200, b""))
         self.received: list[Received] = []
         self._cond = threading.Condition()
@@ -41,11 +42,17 @@ class Receiver:
         request = Request(environ)
         item = Received(request.method, request.path, dict(request.headers),
                         request.get_data(), list(request.args.items(multi=True)), time.time())
-        status, body = self.answer(item)
+        status, body, *rest = self.answer(item)
         with self._cond:
             self.received.append(item)
             self._cond.notify_all()
-        return Response(body, status=status)(environ, start_response)
+        response = Response(body, status=status)
+        for name, value in (rest[0] if rest else {}).items():
+            if value is None:
+                del response.headers[name]
+            else:
+                response.headers[name] = value
+        return response(environ, start_response)
 
     def start(self) -> Receiver:
         self.server.start()

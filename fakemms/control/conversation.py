@@ -45,6 +45,7 @@ def inject_mo() -> tuple[Response, int]:
         destination=str(data["destination"]), subject=data.get("subject"), parts=parts,
         ccs=data.get("ccs"), bccs=data.get("bccs"),
         mobile_operator_id=data.get("mobile_operator_id"), user_agent=data.get("user_agent"),
+        ua_prof=data.get("ua_prof"), sms=data.get("type", "mms").lower() == "sms",
     )
     return jsonify({"id": message.id, "moId": int(message.id),
                     "callback_ids": message.callback_ids}), 201
@@ -95,6 +96,15 @@ def message_callbacks(message_id: str) -> Response:
     store = backend().store
     found = [store.callbacks[c].to_dict() for c in message.callback_ids if c in store.callbacks]
     return jsonify({"count": len(found), "callbacks": found})
+
+
+@bp.get("/api/fetches")
+def list_fetches() -> Response:
+    """Every remote-content fetch: URL, status, headers, size, cached or not, error."""
+    store = backend().store
+    with store.lock:
+        fetches = list(reversed(store.fetches))
+    return jsonify({"count": len(fetches), "fetches": fetches})
 
 
 @bp.get("/api/clock")

@@ -152,6 +152,8 @@ PATHS.update({
                 "ccs": {"type": "array", "items": {"type": "string"}},
                 "bccs": {"type": "array", "items": {"type": "string"}},
                 "mobile_operator_id": {"type": "integer"}, "user_agent": {"type": "string"},
+                "ua_prof": {"type": "string"},
+                "type": {"enum": ["mms", "sms"], "description": "sms: a legacy type 6 MO"},
                 "parts": {"type": "array", "items": _PART_IN}}})},
     "/_fakemms/api/messages/{id}/reports": {"post": _op(
         "send_report", "Send a delivery report now (or after a delay on the clock)",
@@ -169,6 +171,9 @@ PATHS.update({
             _query("account", "account username")])},
     "/_fakemms/api/callbacks/{callback_id}": {"get": _op(
         "get_callback", "One callback", params=[_path_param("callback_id")])},
+    "/_fakemms/api/fetches": {"get": _op(
+        "list_fetches", "Every remote-content fetch (URL, status, headers, size, cached, "
+        "error), newest first")},
     "/_fakemms/api/clock": {"get": _op("get_clock", "The clock: mode, paused, now")},
     "/_fakemms/api/clock/advance": {"post": _op(
         "advance_clock", "Advance the clock; due jobs fire and their callbacks are attempted "
