@@ -14,6 +14,7 @@ from fakemms.protocols.mm7 import tables
 from fakemms.protocols.mm7.attachments import resolve_content, split_body
 from fakemms.protocols.mm7.errors import (
     FormatCorrupt,
+    Mm7Error,
     Mm7ValidationError,
     UnsupportedOperation,
     UnsupportedVersion,
@@ -97,9 +98,32 @@ def _parse_envelope(root: ET.Element, attachments: list[MimePart], warnings: lis
     ns = op_ns
     if not ns:
         if not txn_ns:
-            raise UnsupportedVersion(f"{op_name} is in no namespace")
+            raise _with_request(UnsupportedVersion(f"{op_name} is in no namespace"),
+                                op_name, "", None, txn)
         warnings.append(f"{op_name} is unqualified; the TransactionID's namespace is used")
         ns = txn_ns
+    try:
+        return _parse_operation(op, op_ns, op_name, ns, txn, attachments, warnings, strict,
+                                allow_unknown)
+    except Mm7Error as exc:
+        version = Scope(op_ns, ns).text(op, "MM7Version")
+        _with_request(exc, op_name, ns if tables.is_known_namespace(ns) else "", version, txn)
+        raise
+
+
+def _with_request(exc: Mm7Error, op_name: str, ns: str, version: str | None,
+                  txn: str | None) -> Mm7Error:
+    """Attach what could be read of the request (``exc.request``: operation, namespace when
+    published, MM7Version when x.y.z, TransactionID) so the Fault answers in it."""
+    exc.request = Mm7Message(  # type: ignore[attr-defined]
+        operation=op_name, namespace=ns, transaction_id=txn,
+        mm7_version=version if version and tables.version_tuple(version) else None)
+    return exc
+
+
+def _parse_operation(op: ET.Element, op_ns: str, op_name: str, ns: str, txn: str | None,
+                     attachments: list[MimePart], warnings: list[str], strict: bool,
+                     allow_unknown: bool) -> Mm7Message:
     _check_namespace(ns, allow_unknown, warnings)
     if op_name not in tables.OPERATIONS:
         raise UnsupportedOperation(f"{op_name} is not a supported MM7 operation")

@@ -116,12 +116,13 @@ def _error(error: errors.FakeMmsError) -> Response:
                         headers={"WWW-Authenticate": 'Basic realm="mm7"'})
     if isinstance(error, errors.TpsExceeded):
         error.mm7_status = be.config["mm7"]["tps_status"]  # type: ignore[misc]
-    req = g.get("mm7")
-    namespace = req.namespace if req else None
+    # the parsed request, else what the codec could read of it before failing
+    req = g.get("mm7") or getattr(error, "request", None)
+    namespace = (req.namespace or None) if req else None
     version = req.mm7_version if req else None
     txn = req.transaction_id if req else None
     decision = getattr(error, "decision", None)
-    if req is not None and req.operation in RESPONSE_OF and \
+    if req is not None and req.operation in RESPONSE_OF and namespace and \
             be.config["mm7"]["error_style"] == "response":
         response = xml_response(codec.encode_response(
             RESPONSE_OF[req.operation], namespace=namespace, mm7_version=version or "5.3.0",
