@@ -188,17 +188,19 @@ def test_document_example_request_is_accepted(make_fake, httpserver):
         b"\x00\x00\x00\x18ftypmp42", content_type="video/mp4")
     url = httpserver.url_for("/MMS-Demo.mp4")
     aladdin = {**ACCOUNT, "username": "Aladdin", "password": "open sesame"}
-    fake = make_fake({"accounts": [aladdin]})
+    fake = make_fake({"accounts": [aladdin], "remote_content": {"mode": "sync"}})
     r = fake.send(document_example(remote_url=url), auth=None,
                   headers={"Authorization": "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="})
     message = stored(fake, accepted(r))
     assert message["subject"] == "Example MMS" and message["mobile_operator_id"] == 77
     assert message["account"] == "Aladdin"
     remote, text, png = message["parts"]
-    assert remote["content_type"] == REMOTE and remote["remote_url"] == url
+    # fetched (sync mode: before the 202) and stored with the content's own Content-Type
+    assert remote["content_type"] == "video/mp4" and remote["remote_url"] == url
     assert remote["content_id"] == "MMS-Demo.mp4"
     assert text["content_id"] == "example.txt" and png["content_id"] == "example.png"
     mt = message["id"]
+    assert fake.get(f"/_fakemms/api/messages/{mt}/parts/0").content == b"\x00\x00\x00\x18ftypmp42"
     assert fake.get(f"/_fakemms/api/messages/{mt}/parts/1").content == b"This is my text."
     png_bytes = fake.get(f"/_fakemms/api/messages/{mt}/parts/2")
     assert png_bytes.headers["Content-Type"] == "image/png"
