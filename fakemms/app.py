@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from fakemms.backend import Backend
 from fakemms.config import Config, load_config
@@ -34,7 +35,16 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(legacy_bp)
     app.register_blueprint(control_bp)
     app.after_request(_reason_phrase)
+    app.register_error_handler(HTTPException, _routing_error)
     return app
+
+
+def _routing_error(error: HTTPException) -> Response | HTTPException:
+    """Unrouted paths under the control API answer JSON like the rest of it."""
+    if request.path.startswith("/_fakemms/api"):
+        status = error.code or 500
+        return jsonify({"error": {"code": status, "description": error.description}}), status
+    return error
 
 
 def _reason_phrase(response: Response) -> Response:

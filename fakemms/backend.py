@@ -19,7 +19,14 @@ from typing import Any
 from fakemms import errors, generate, outbound
 from fakemms.callbacks import Dispatcher
 from fakemms.clock import Clock
-from fakemms.config import ACCOUNT_SCHEMA, Config, account_from_dict, validate
+from fakemms.config import (
+    ACCOUNT_SCHEMA,
+    Config,
+    account_from_dict,
+    account_problems,
+    validate,
+)
+from fakemms.errors import ConfigError
 from fakemms.guards import Guards
 from fakemms.models import Account, Message, Part, Report
 from fakemms.remote import FetchResult, RemoteFetcher
@@ -403,6 +410,9 @@ class Backend:
         if username:
             merged["username"] = username
         validate(merged, ACCOUNT_SCHEMA, "account")
+        problems = account_problems(merged)
+        if problems:
+            raise ConfigError("account", problems)
         account = account_from_dict(merged)
         with self.store.lock:
             self.store.accounts[account.username] = account

@@ -94,4 +94,5 @@ def _http_error(error: HTTPException) -> tuple[Response, int]:
 @bp.errorhandler(Exception)
 def _unexpected(error: Exception) -> tuple[Response, int]:
     current_app.logger.exception("unexpected failure in /mms/v2/send")
-    return render_error(errors.InternalError(), 500)
+    error = errors.InternalError()
+    return render_error(error, backend().status_for(error))
