@@ -34,8 +34,14 @@ def mm7_success(response: requests.Response) -> str | None:
     """MM7: HTTP 200 carrying a ``...Rsp`` with StatusCode 1000 (mm7-api.txt)."""
     if response.status_code != 200:
         return f"HTTP {response.status_code}"
+    ctype = response.headers.get("Content-Type") or ""
+    media = ctype.split(";")[0]
+    if not media.strip().lower().startswith("multipart/") and \
+            response.content.lstrip()[:1] == b"<":
+        # the label does not decide: a SOAP answer sent as text/plain (or unlabelled) counts
+        ctype = "text/xml" + ctype[len(media):]
     try:
-        answer = mm7.parse_response(response.content, response.headers.get("Content-Type"))
+        answer = mm7.parse_response(response.content, ctype)
     except FakeMmsError as exc:
         return f"not an MM7 response: {exc.detail or exc.description}"
     if isinstance(answer, mm7.SoapFault):
