@@ -132,8 +132,8 @@ class Backend:
             "destination": destinations[0] if destinations else "", "subject": subject,
             "protocol": protocol or interface,
         })
-        Clock.sleep_wall(decision.latency)
         if decision.error is not None or decision.mm7_status is not None:
+            Clock.sleep_wall(decision.latency)
             raise self._refusal(decision)
         message = Message(
             id=message_id or self.new_message_id(), direction="mt", interface=interface,
@@ -153,6 +153,8 @@ class Backend:
                 future.add_done_callback(self._fetch_done)
         else:
             self._schedule_reports(message, decision.reports)
+        # the answer is slow, the message already accepted: its reports still wait for it
+        Clock.sleep_wall(decision.latency)
         return message
 
     # --- remote content ---------------------------------------------------------------------

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
-import http.client
 import json
+import socket
+import threading
+import time
 
 from conftest import om_body, with_dlr
 
@@ -107,24 +109,56 @@ def test_test_numbers_behave_as_documented(make_fake, receiver):
 
 
 def test_dlr_never_overtakes_its_202(make_fake, receiver):
-    """Real clock, report due at once: each DLR arrives after its 202 was read."""
-    seen: set[str] = set()
+    """Real clock, report due at once: when a DLR arrives, its 202 has reached the client's
+    socket (consumed, or waiting in the kernel buffer: peeked without reading)."""
+    lock = threading.Lock()
+    consumed = bytearray()
     in_order: list[bool] = []
-    receiver.answer = lambda r: (in_order.append(r.json["mtId"] in seen) or (200, b""))
+    sock: socket.socket
+
+    def answer(r):
+        with lock:  # every byte of the answer is either consumed or still in the buffer
+            try:
+                pending = sock.recv(65536, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                pending = b""
+            in_order.append(r.json["mtId"].encode() in bytes(consumed) + pending)
+        return 200, b""
+
+    receiver.answer = answer
     cfg = with_dlr(receiver.url("/dlr"))
-    cfg["default_report"] = {"status": "Retrieved", "after": 0}
     fake = make_fake(cfg)
-    conn = http.client.HTTPConnection("127.0.0.1", fake.server.port)
+    # a slow answer and an immediate report: the report must still wait for the answer
+    fake.http.put(fake.url + "/_fakemms/api/scenarios", json={"name": "slow", "rules": [
+        {"name": "slow", "answer": {"latency": "50ms"},
+         "reports": [{"status": "Retrieved", "after": 0}]}]})
+    auth = base64.b64encode(b"acme:s3cret").decode()
     body = om_body()
-    auth = "Basic " + base64.b64encode(b"acme:s3cret").decode()
-    for _ in range(20):
-        conn.request("POST", "/mms/v2/send", body=body, headers={
-            "Authorization": auth, "Content-Type": "multipart/mixed; boundary=mimeboundary"})
-        response = conn.getresponse()
-        seen.add(str(json.loads(response.read())["mtId"]))
-        assert response.status == 202
-    conn.close()
-    receiver.wait_for(20)
+    request = (f"POST /mms/v2/send HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
+               "Content-Type: multipart/mixed; boundary=mimeboundary\r\nConnection: close\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    for n in range(1, 21):
+        sock = socket.create_connection(("127.0.0.1", fake.server.port), timeout=5)
+        sock.setblocking(True)  # so MSG_DONTWAIT reads and peeks answer at once
+        consumed.clear()
+        try:
+            sock.sendall(request)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                with lock:  # held only around non-blocking reads
+                    try:
+                        chunk = sock.recv(65536, socket.MSG_DONTWAIT)
+                    except BlockingIOError:
+                        chunk = None
+                    consumed.extend(chunk or b"")
+                if chunk == b"":
+                    break
+                if chunk is None:
+                    time.sleep(0.0005)
+            assert b" 202 " in consumed
+            receiver.wait_for(n)
+        finally:
+            sock.close()
     assert in_order == [True] * 20
 
 
