@@ -7,6 +7,7 @@ MOs, retries) on the one scheduler, and hands callbacks to the dispatcher.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import threading
@@ -324,17 +325,22 @@ class Backend:
                   parts: list[Part] | None = None, ccs: list[str] | None = None,
                   bccs: list[str] | None = None, mobile_operator_id: int | None = None,
                   user_agent: str | None = None, decision: str | None = None,
-                  sms: bool = False, ua_prof: str | None = None) -> Message:
-        """An MO from a handset: stored, then sent to the account's MO configuration."""
+                  sms: bool = False, ua_prof: str | None = None,
+                  format: str | None = None) -> Message:
+        """An MO from a handset: stored, then sent to the account's MO configuration (in
+        ``format`` instead of the configuration's, when given)."""
         acc = self.store.account(account)
         if acc is None:
             raise errors.NotFound(f"no account {account!r}")
-        region = acc.mo.region if acc.mo else "US"
+        mo = acc.mo
+        if format and mo is not None:
+            mo = dataclasses.replace(mo, format=format)
+        region = mo.region if mo else "US"
         if not destination:
             raise errors.ControlError("an MO needs a destination (the short code)")
         message = Message(
             id=self.new_message_id(), direction="mo",
-            interface=_interface_of(acc.mo.format if acc.mo else "http"), account=account,
+            interface=_interface_of(mo.format if mo else "http"), account=account,
             source=source or generate.phone_number(self.rng, region),
             destinations=[str(destination)], created_at=self.clock.now(),
             subject=subject if subject is not None else generate.subject(self.rng),
@@ -348,9 +354,9 @@ class Backend:
         )
         message.answered.set()
         self.store.add_message(message)
-        if acc.mo is not None:
+        if mo is not None:
             callback = outbound.mo_callback(
-                callback_id=self.new_callback_id(), message=message, account=acc, mo=acc.mo,
+                callback_id=self.new_callback_id(), message=message, account=acc, mo=mo,
                 rng=self.rng, now=message.created_at,
                 expiry_seconds=self.config["legacy"]["expiry_seconds"])
             if callback is not None:
@@ -392,7 +398,7 @@ class Backend:
         self.inject_mo(account=script.account, source=script.source,
                        destination=script.to or "88600", subject=script.subject,
                        parts=self.generated_parts(script.parts) if script.parts else None,
-                       decision=f"{scenario.name}/{script.name}")
+                       decision=f"{scenario.name}/{script.name}", format=script.format)
 
     # --- scenarios, accounts, clock, reset --------------------------------------------------
     def set_scenarios(self, scenarios: list[Scenario]) -> None:

@@ -167,3 +167,20 @@ def test_sendmms_bad_credentials(make_fake):
     r = fake.post("/SendMMS", data={"user": "acme", "pass": "nope", "to": "447700900123",
                                     "from": "88600", "url": "http://127.0.0.1:9/x.zip"})
     assert r.status_code == 403 and r.text.startswith("Authentication failed")
+
+
+def test_mo_format_override_from_the_control_api_and_scenarios(make_fake, receiver):
+    receiver.answer = lambda r: (200, b"OK")
+    cfg = legacy_account(receiver.url("/mo"), "http")
+    fake = make_fake(cfg)
+    r = fake.post("/_fakemms/api/mo", json={**MO, "format": "legacy-get"})
+    assert r.status_code == 201
+    fake.http.put(fake.url + "/_fakemms/api/scenarios", json={"name": "s", "mo": [
+        {"name": "m", "account": "acme", "to": "88600", "format": "legacy-post"}]})
+    fake.post("/_fakemms/api/clock/advance", json={"seconds": 1})
+    first, second = receiver.wait_for(2)
+    assert first.method == "GET" and dict(first.args)["to"] == "88600"
+    assert second.method == "POST"
+    assert second.headers["Content-Type"].startswith("multipart/form-data")
+    bad = fake.post("/_fakemms/api/mo", json={**MO, "format": "carrier-pigeon"})
+    assert bad.status_code == 400 and "format" in bad.json()["error"]["description"]

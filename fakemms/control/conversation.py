@@ -8,6 +8,7 @@ import binascii
 from flask import Response, jsonify, request
 
 from fakemms import errors
+from fakemms.config import MO_FORMATS
 from fakemms.control.blueprint import backend, bp, get_message, json_body
 from fakemms.models import Part
 from fakemms.scenario import parse_duration
@@ -20,6 +21,8 @@ def inject_mo() -> tuple[Response, int]:
     for key in ("account", "destination"):
         if not data.get(key):
             raise errors.ControlError(f"{key} is required")
+    if data.get("format") is not None and data["format"] not in MO_FORMATS:
+        raise errors.ControlError(f"format must be one of {', '.join(MO_FORMATS)}")
     be = backend()
     parts = None
     if data.get("parts") is not None:
@@ -45,7 +48,8 @@ def inject_mo() -> tuple[Response, int]:
         destination=str(data["destination"]), subject=data.get("subject"), parts=parts,
         ccs=data.get("ccs"), bccs=data.get("bccs"),
         mobile_operator_id=data.get("mobile_operator_id"), user_agent=data.get("user_agent"),
-        ua_prof=data.get("ua_prof"), sms=data.get("type", "mms").lower() == "sms",
+        ua_prof=data.get("ua_prof"), sms=str(data.get("type", "mms")).lower() == "sms",
+        format=data.get("format"),
     )
     return jsonify({"id": message.id, "moId": int(message.id),
                     "callback_ids": message.callback_ids}), 201
@@ -126,6 +130,19 @@ def advance() -> Response:
     be = backend()
     fired = be.advance(seconds)
     return jsonify({**be.clock.describe(), "fired": fired})
+
+
+@bp.put("/api/clock")
+def set_clock_mode() -> Response:
+    """``{"mode": "virtual"}``: a paused clock that moves only with advance; ``"real"``: the
+    wall clock again (from where the clock stands)."""
+    mode = json_body().get("mode")
+    if mode not in ("real", "virtual"):
+        raise errors.ControlError('give {"mode": "real"} or {"mode": "virtual"}')
+    be = backend()
+    be.clock.set_mode(mode)
+    be.store.publish("clock", be.clock.describe())
+    return jsonify({**be.clock.describe(), "pending_jobs": len(be.scheduler.pending())})
 
 
 @bp.post("/api/clock/pause")

@@ -154,6 +154,8 @@ PATHS.update({
                 "mobile_operator_id": {"type": "integer"}, "user_agent": {"type": "string"},
                 "ua_prof": {"type": "string"},
                 "type": {"enum": ["mms", "sms"], "description": "sms: a legacy type 6 MO"},
+                "format": {"type": "string", "description": "instead of the account's "
+                           "mo.format: http, legacy-get, legacy-post, mm7-x.y.z"},
                 "parts": {"type": "array", "items": _PART_IN}}})},
     "/_fakemms/api/messages/{id}/reports": {"post": _op(
         "send_report", "Send a delivery report now (or after a delay on the clock)",
@@ -174,7 +176,12 @@ PATHS.update({
     "/_fakemms/api/fetches": {"get": _op(
         "list_fetches", "Every remote-content fetch (URL, status, headers, size, cached, "
         "error), newest first")},
-    "/_fakemms/api/clock": {"get": _op("get_clock", "The clock: mode, paused, now")},
+    "/_fakemms/api/clock": {
+        "get": _op("get_clock", "The clock: mode, paused, now"),
+        "put": _op("set_clock_mode", "Switch the clock: virtual (moves only with advance) or "
+                   "real", body={"type": "object", "required": ["mode"], "properties": {
+                       "mode": {"enum": ["real", "virtual"]}}}),
+    },
     "/_fakemms/api/clock/advance": {"post": _op(
         "advance_clock", "Advance the clock; due jobs fire and their callbacks are attempted "
         "before the answer", body={"type": "object", "properties": {
@@ -189,6 +196,8 @@ PATHS.update({
                     content_type="application/yaml"),
         "delete": _op("clear_scenarios", "Unload every scenario"),
     },
+    "/_fakemms/api/scenarios/{name}": {"delete": _op(
+        "remove_scenario", "Unload one scenario by name", params=[_path_param("name")])},
     "/_fakemms/api/accounts": {
         "get": _op("list_accounts", "Accounts and their limits"),
         "post": _op("create_account", "Create an account", body=_ACCOUNT, ok="201"),

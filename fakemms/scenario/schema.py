@@ -112,7 +112,7 @@ SCHEMA: dict[str, Any] = {
                     "from": {"type": "string"},
                     "to": {"type": ["string", "number"]},
                     "subject": {"type": "string"},
-                    # not yet honoured: MOs go in the account's mo.format (Backend._run_mo)
+                    # instead of the account's mo.format (same URL and credentials)
                     "format": {"enum": MO_FORMATS},
                     "parts": {"type": "array", "items": PART},
                 },
