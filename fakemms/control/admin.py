@@ -45,6 +45,19 @@ def clear_scenarios() -> Response:
     return list_scenarios()
 
 
+@bp.delete("/api/scenarios/<name>")
+def remove_scenario(name: str) -> Response:
+    """Unload one scenario by name (MO scripts it already scheduled still run until a
+    reset)."""
+    be = backend()
+    with be._lock:
+        kept = [s for s in be.engine.scenarios if s.name != name]
+        if len(kept) == len(be.engine.scenarios):
+            raise errors.NotFound(f"no scenario {name!r}")
+        be.engine.scenarios = kept
+    return list_scenarios()
+
+
 @bp.get("/api/accounts")
 def list_accounts() -> Response:
     accounts = backend().store.accounts.values()
