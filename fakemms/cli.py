@@ -156,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     ready.add_argument("--url", default=default_url, help="server URL (default $FAKEMMS_URL)")
     ready.add_argument("--timeout", type=float, default=2.0)
     ready.set_defaults(func=cmd_readyz)
+
+    from fakemms.cli_drive import add_drive_commands
+
+    add_drive_commands(sub)  # mo, report, messages, clock
     return parser
 
 
