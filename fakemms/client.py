@@ -265,18 +265,22 @@ class Client:
                   files: Sequence[str | os.PathLike] = (),
                   parts: Sequence[Mapping[str, Any]] | None = None, account: Any = UNSET,
                   ccs: Sequence[str] | None = None, bccs: Sequence[str] | None = None,
-                  mobile_operator_id: int | None = None, user_agent: str | None = None
+                  mobile_operator_id: int | None = None, user_agent: str | None = None,
+                  ua_prof: str | None = None, format: str | None = None, sms: bool = False
                   ) -> Message:
         """A handset sends an MO to ``destination`` (the application's short code); the fake
         stores it and sends it to the account's MO URL. Content: ``text`` (a text/plain part),
         ``files`` (their type guessed from the name), and/or ``parts`` (dicts with
         ``content_type`` and ``text``, ``base64``, ``data`` bytes or ``generate: True``).
-        Nothing given: generated text. ``account``: the client's, else the server's first."""
+        Nothing given: generated text. ``account``: the client's, else the server's first.
+        ``format`` (http, legacy-get, legacy-post, mm7-x.y.z) instead of the account's
+        ``mo.format``; ``sms``: a legacy SMS MO (type 6)."""
         body: dict[str, Any] = {
             "account": self._account(account) or self.username, "destination": destination,
             "source": source, "subject": subject, "ccs": list(ccs) if ccs else None,
             "bccs": list(bccs) if bccs else None, "mobile_operator_id": mobile_operator_id,
-            "user_agent": user_agent,
+            "user_agent": user_agent, "ua_prof": ua_prof, "format": format,
+            "type": "sms" if sms else None,
         }
         out_parts: list[dict[str, Any]] = []
         if text is not None:

@@ -302,3 +302,25 @@ def test_events_iterator_yields_what_happens(client_for):
     replay = list(client.events(since=0, timeout=0.2))
     assert "message" in [e.type for e in replay]
     assert [e.seq for e in replay] == sorted(e.seq for e in replay)
+
+
+def test_receiver_answers_legacy_callbacks_as_the_gateway_wants(client_for, app_receiver):
+    acc = {**ACCOUNT, "mt_configs": {"config1": {"dlr_url": app_receiver.dlr_url,
+                                                 "dlr_protocol": "legacy"}},
+           "mo": {"url": app_receiver.mo_url, "format": "legacy-get"}}
+    fake, client = client_for({"accounts": [acc]})
+    mo = client.inject_mo(text="via GET")
+    client.assert_callback_acked(message_id=mo.id)
+    post = client.inject_mo(text="via POST", format="legacy-post")
+    client.assert_callback_acked(message_id=post.id)
+    mt = send(fake)
+    client.send_report(mt, "Retrieved")
+    client.assert_callback_acked(message_id=mt, kind="report")
+    got = app_receiver.wait_for(3)
+    assert [(r.protocol, r.kind, r.method) for r in got] == [
+        ("legacy", "mo", "GET"), ("legacy", "mo", "POST"), ("legacy", "report", "GET")]
+    assert all(r.status == 200 and r.answer for r in got)  # a non-empty body: success
+    app_receiver.fail(200, times=1)  # 200 with an empty body is not success for the gateway
+    again = client.inject_mo(text="empty answer")
+    with pytest.raises(AssertionError, match="not a success: attempt 1: rejected, HTTP 200"):
+        client.assert_callback_acked(message_id=again.id)
