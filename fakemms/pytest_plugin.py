@@ -118,7 +118,9 @@ def fakemms_account_template() -> dict[str, Any] | None:
 @pytest.fixture(scope="session")
 def fakemms_server(fakemms_url: str | None,
                    fakemms_config: dict[str, Any]) -> Iterator[FakeMmsServer]:
-    """The fake for the whole session, ready when the first test that uses it starts.
+    """The fake for the whole session, ready when the first test that uses it starts: a real
+    server in the test process on 127.0.0.1 and a free port (one per xdist worker), or the
+    running service ``$FAKEMMS_URL`` names. Gives ``url``, ``client``, ``external``.
 
     Without ``$FAKEMMS_URL``: a real server in the test process, on 127.0.0.1 and a free port
     (under pytest-xdist each worker has its own), configured by ``fakemms_config``. With
@@ -154,7 +156,11 @@ def fakemms_server(fakemms_url: str | None,
 @pytest.fixture
 def fakemms(request: pytest.FixtureRequest, fakemms_server: FakeMmsServer,
             fakemms_account_template: dict[str, Any] | None) -> Iterator[Client]:
-    """A ``fakemms.Client`` for this test, on a clean slate.
+    """A ``fakemms.Client`` for this test, on a clean slate: the in-process server reset, or
+    on a shared server ($FAKEMMS_URL) an account of the test's own. ``.url``,
+    ``.send_url``, ``.mm7_url``, ``.username`` / ``.password``, ``.account``; the
+    ``wait_for_*`` and ``assert_*`` helpers; ``@pytest.mark.fakemms(scenario=...,
+    accounts=..., clock="virtual")`` sets the test up.
 
     In-process server: everything is reset first (messages, callbacks, counters, pending
     reports); accounts changed by the test are put back afterwards. Shared server
@@ -319,12 +325,13 @@ def mms_app_receiver(_mms_app_receiver_session: AppReceiver) -> AppReceiver:
     and answers as a well-behaved application would: OpenMarket reports and MOs HTTP 200
     with an empty body; MM7 a DeliverRsp / DeliveryReportRsp / ReadReplyRsp with StatusCode
     1000 in the request's namespace, MM7Version and TransactionID; the legacy gateway HTTP
-    200 with a non-empty body. For testing an MMS client library against the fake.
+    200 with a non-empty body. Fails on demand: ``.fail(status, times=None, delay=0)``,
+    ``.delay(seconds)``; ``.behave()`` again.
 
-    ``.url`` (any path), ``.dlr_url``, ``.mo_url``; ``.received`` (method, path, headers,
-    body, query, protocol, kind, the answer); ``.wait_for(count, timeout)``. On demand:
-    ``.fail(status=500, times=None, body=b"", delay=0)``, ``.delay(seconds)``, ``.behave()``.
-    Cleared for each test. Point the fake at it with
+    For testing an MMS client library against the fake. ``.url`` (any path), ``.dlr_url``,
+    ``.mo_url``; ``.received`` (method, path, headers, body, query, protocol, kind, the
+    answer); ``.wait_for(count, timeout)``; ``.fail(status=500, times=None, body=b"",
+    delay=0)``. Cleared for each test. Point the fake at it with
     ``fakemms.configure_callbacks(dlr_url=mms_app_receiver.dlr_url,
     mo_url=mms_app_receiver.mo_url)``."""
     _mms_app_receiver_session.clear()
