@@ -10,7 +10,7 @@ from flask import Response, request
 
 from fakemms.control.blueprint import backend, bp
 
-KEEPALIVE_SECONDS = 15.0
+KEEPALIVE_SECONDS = 2.0  # also how soon a closed stream frees its thread
 
 
 def _format(event: dict) -> str:
