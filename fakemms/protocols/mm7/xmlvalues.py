@@ -73,7 +73,8 @@ class Scope:
     def children(self, el: ET.Element | None, name: str) -> list[ET.Element]:
         if el is None:
             return []
-        return [c for c in el if split_tag(c.tag) in {(n, name) for n in self.ns}]
+        wanted = {f"{{{n}}}{name}" if n else name for n in self.ns}  # ElementTree's tags
+        return [c for c in el if c.tag in wanted]
 
     def child(self, el: ET.Element | None, name: str) -> ET.Element | None:
         found = self.children(el, name)
