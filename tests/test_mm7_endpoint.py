@@ -346,10 +346,25 @@ def test_bad_recipient_is_2002(shared_fake, number):
     assert len(messages(shared_fake)) == before
 
 
-def test_unparseable_mime_content_is_2004(shared_fake):
+def test_unparseable_mime_content_is_2004(make_fake):
     bad = ({"Content-Type": "image/gif", "Content-ID": "<pic>",
             "Content-Transfer-Encoding": "base64"}, b"!!! not base64 at all ***")
-    assert status_of(submit(shared_fake, parts=[text_part(), bad])) == 2004
+    weird = ({"Content-Type": "image/gif", "Content-ID": "<pic>",
+              "Content-Transfer-Encoding": "x-weird"}, GIF)
+    soap = ({"Content-Type": "text/xml", "Content-ID": "<soap>"}, envelope(submit_xml()))
+    no_boundary = mime([soap, ({"Content-Type": "multipart/mixed", "Content-ID": "<content>"},
+                               mime([text_part()], "x"))], "ob")
+    no_delimiter = mime([soap, ({"Content-Type": "multipart/mixed; boundary=zz",
+                                 "Content-ID": "<content>"}, b"garbage, no delimiter")], "ob")
+    ctype = 'multipart/related; boundary="ob"; start="<soap>"'
+    # unparseable content is refused whatever the media-type strictness
+    for fake in (make_fake(config()), make_fake(config(mm7={"strict_media_types": False}))):
+        assert status_of(submit(fake, parts=[text_part(), bad])) == 2004
+        assert status_of(submit(fake, parts=[text_part(), weird])) == 2004
+        for body in (no_boundary, no_delimiter):
+            r = post(fake, body, ctype)
+            assert status_of(r) == 2004 and b"unparseable MIME content" in r.content
+        assert messages(fake) == []
 
 
 def test_content_href_matching_no_part_is_2004(shared_fake):

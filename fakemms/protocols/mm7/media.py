@@ -20,6 +20,11 @@ CORRECTED = frozenset({
 SUPPORTED = DOCUMENTED | CORRECTED
 
 
+def media_type(content_type: str) -> str:
+    """``Image/GIF; name=x`` -> ``image/gif``."""
+    return content_type.split(";")[0].strip().lower()
+
+
 def unsupported(media_types: list[str]) -> list[str]:
     """The media types (lower-cased type/subtype) outside the supported table."""
-    return [m for m in media_types if m.split(";")[0].strip().lower() not in SUPPORTED]
+    return [m for m in media_types if media_type(m) not in SUPPORTED]

@@ -91,6 +91,11 @@ def content_parts(be: Backend, content: codec.Content | None) -> tuple[list, lis
     client sent none (mm7-api.txt: "Our system will automatically generate a SMIL file")."""
     settings = be.config["mm7"]
     parts = [p.to_part() for p in (content.parts if content else [])]
+    # content parts are the leaves of the MIME tree: a multipart here is one that did not parse
+    broken = [p.content_type for p in parts if media.media_type(p.content_type)
+              .startswith("multipart/")]
+    if broken:
+        raise codec.ContentRefused(f"unparseable MIME content: {broken[0]!r} has no parts")
     size = sum(len(p.data) for p in parts)
     if size > settings["max_content_bytes"]:
         raise codec.ContentRefused(f"content is {size} bytes; the limit is "
