@@ -152,6 +152,37 @@ def test_delivery_report_req_in_each_version(make_fake, mm7_receiver, version):
     assert len(mm7_receiver.received) == 1  # delivered: never sent again
 
 
+def test_one_delivery_report_req_per_recipient(make_fake, mm7_receiver):
+    mm7_receiver.answer = rsp_answer(1000)
+    fake = make_fake(mt_config(mm7_receiver.url("/dlr"), "6.8.0"))
+    mid = submit(fake, to="15551230000</Number></To><To><Number>15551230001")
+    advance(fake, 1)
+    reqs = [codec.parse(x.body, x.headers["Content-Type"]) for x in mm7_receiver.received]
+    assert sorted(r.recipient.value for r in reqs) == ["15551230000", "15551230001"]
+    assert {r.message_id for r in reqs} == {mid}
+    assert [c["state"] for c in callbacks(fake, mid)] == ["delivered", "delivered"]
+
+
+def test_report_for_a_submit_without_sender_address(make_fake, mm7_receiver):
+    """mm7-api.txt's own SubmitReq names no SenderAddress: its report leaves Sender out
+    rather than sending an empty Number (which a client's parser refuses)."""
+    mm7_receiver.answer = rsp_answer(1000)
+    fake = make_fake(mt_config(mm7_receiver.url("/dlr"), "5.3.0"))
+    ns = NS + "REL-5-MM7-1-3"
+    xml = (f'<env:Envelope xmlns:env="{SOAP_ENV}"><env:Body><SubmitReq xmlns="{ns}">'
+           "<MM7Version>5.3.0</MM7Version><SenderIdentification><VASPID>TNN</VASPID>"
+           "<VASID>config1</VASID></SenderIdentification><Recipients><To><Number>7255441234"
+           "</Number></To></Recipients></SubmitReq></env:Body></env:Envelope>")
+    r = fake.post("/mm7", data=xml, auth=("acme", "s3cret"), headers={"Content-Type": "text/xml"})
+    mid = codec.parse_response(r.content, r.headers["Content-Type"]).message_id
+    advance(fake, 1)
+    (got,) = mm7_receiver.received
+    assert b"<Number></Number>" not in got.body
+    req = codec.parse(got.body, got.headers["Content-Type"])
+    assert (req.message_id, req.recipient.value, req.sender) == (mid, "7255441234", None)
+    assert callbacks(fake, mid)[0]["state"] == "delivered"
+
+
 def test_soap_answer_labelled_text_plain_still_counts(make_fake, receiver):
     """A client answering its DeliveryReportRsp as text/plain (conftest's receiver does) is
     delivered on the first attempt; a text/plain non-SOAP answer is still rejected."""

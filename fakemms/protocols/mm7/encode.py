@@ -158,6 +158,12 @@ def _request_headers(carrier_id: str | int | None) -> dict[str, str]:
     return headers
 
 
+def _sender_xml(sender: Address | str | None, indent: str) -> list[str]:
+    """The report's Sender; left out when the submit named none (no SenderAddress, no
+    ServiceCode, as in mm7-api.txt's example) rather than written as an empty Number."""
+    return _address_xml("Sender", [sender] if sender else [], indent)
+
+
 def _report_body(operation: str, namespace: str, version: str, fields: list[str]) -> list[str]:
     return [f"    <{operation} xmlns={quoteattr(namespace)}>",
             *_el("MM7Version", version, "      "), *fields, f"    </{operation}>"]
@@ -182,7 +188,7 @@ def encode_delivery_report_req(*, version: str, transaction_id: str, message_id:
     ua = [f"{i}<UACapabilities UAProf={quoteattr(ua_prof)}/>"] \
         if ua_prof and (tables.version_tuple(version) or (0,)) >= (6, 8, 0) else []
     fields = [*_el("MMSRelayServerID", mms_relay_server_id, i), *_el("MessageID", message_id, i),
-              *_address_xml("Recipient", [recipient], i), *_address_xml("Sender", [sender], i),
+              *_address_xml("Recipient", [recipient], i), *_sender_xml(sender, i),
               *_el("Date", format_time(date), i), *_el("MMStatus", mm_status, i),
               *_el("StatusText", status_text if status_text is not None
                    else tables.mm_status_text(mm_status), i), *ua]
@@ -204,7 +210,7 @@ def encode_read_reply_req(*, version: str, transaction_id: str, message_id: str,
     ns = namespace or tables.namespace_for_version(version)
     i = "      "
     fields = [*_el("MMSRelayServerID", mms_relay_server_id, i), *_el("MessageID", message_id, i),
-              *_address_xml("Recipient", [recipient], i), *_address_xml("Sender", [sender], i),
+              *_address_xml("Recipient", [recipient], i), *_sender_xml(sender, i),
               *_el("TimeStamp", format_time(timestamp), i), *_el("MMStatus", mm_status, i),
               *_el("StatusText", status_text, i)]
     body = _envelope("soap-env", ns, transaction_id,
