@@ -1,0 +1,173 @@
+"""Benchmark: the full OpenMarket send path against a static 202 stub, in the same run.
+
+    .venv/bin/python bench/send.py [--concurrency 1,8,32] [--duration 3] [--rounds 2]
+                                   [--servers default,keepalive] [--config FILE]
+                                   [--serve-runs 5]
+
+The full path is ``POST /mms/v2/send`` with a 1 KB multipart body (auth, guards, MIME parse,
+JSON Schema validation, store) on fakemms; the baseline is pytest-httpserver answering the same
+request with a fixed 202 JSON body (threaded, as its werkzeug server serves it). Each server
+runs in its own subprocess on 127.0.0.1 (port 0); the load comes from this process, one thread
+per client, each on its own connection (kept alive where the server allows), every request
+timed on its own. Runs alternate stub/fakemms (ABBA over rounds) so drift hits both alike.
+Also times ``fakemms serve`` from spawn to its first healthy answer.
+
+Bounded: every run stops after ``--duration`` seconds or ``--max-requests`` requests. Prints
+figures and ratios; asserts nothing (it is a measurement, not a test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (  # noqa: E402
+    HOST,
+    LoadResult,
+    machine,
+    run_load,
+    start_fakemms,
+    start_stub,
+    time_serve_to_healthy,
+)
+
+BOUNDARY = "mimeboundary"
+USER, PASSWORD = "fakemms", "fakemms"  # the embedded default account (MT configuration config1)
+
+
+def send_body(size: int = 1024) -> bytes:
+    """An OpenMarket send body of exactly ``size`` bytes: JSON part, then one text part padded
+    to fit, a blank line above each boundary (the document's layout)."""
+    fields = {"type": "MT", "source": "88600", "destination": "12515550130",
+              "mtConfig": "config1", "subject": "Benchmark"}
+
+    def build(text: bytes) -> bytes:
+        out = b""
+        for headers, data in (
+            ({"Content-Type": "application/json", "Content-Id": "main"},
+             json.dumps(fields).encode()),
+            ({"Content-Type": "text/plain; charset=utf-8", "Content-Id": "text.txt"}, text),
+        ):
+            out += f"--{BOUNDARY}\r\n".encode()
+            out += b"".join(f"{k}: {v}\r\n".encode() for k, v in headers.items())
+            out += b"\r\n" + data + b"\r\n\r\n"
+        return out + f"--{BOUNDARY}--\r\n".encode()
+
+    pad = size - len(build(b""))
+    text = (b"Hello from the benchmark. " * (pad // 26 + 1))[:pad]
+    body = build(text)
+    assert len(body) == size, len(body)
+    return body
+
+
+HEADERS = {
+    "Content-Type": f"multipart/mixed; boundary={BOUNDARY}",
+    "Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode(),
+}
+
+
+def check_once(port: int, body: bytes) -> str:
+    conn = http.client.HTTPConnection(HOST, port, timeout=10)
+    conn.request("POST", "/mms/v2/send", body=body, headers=HEADERS)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    if resp.status != 202:
+        raise SystemExit(f"fakemms answered {resp.status}: {data[:300]!r}")
+    return json.loads(data)["mtId"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--concurrency", default="1,8,32", help="comma-separated client counts")
+    ap.add_argument("--duration", type=float, default=3.0, help="seconds per measured run")
+    ap.add_argument("--warmup", type=float, default=0.3, help="seconds before each run counts")
+    ap.add_argument("--max-requests", type=int, default=50_000, help="cap per measured run")
+    ap.add_argument("--rounds", type=int, default=2, help="alternating rounds per concurrency")
+    ap.add_argument("--servers", default="default,keepalive",
+                    help="HTTP servers to serve fakemms with, comma-separated: default "
+                         "(fakemms.server.ServerThread as `fakemms serve` runs it), keepalive "
+                         "(the same, keep_alive=True), werkzeug, waitress[:THREADS], "
+                         "cheroot[:THREADS], gunicorn[:THREADS] (those three if installed)")
+    ap.add_argument("--config", help="fakemms configuration file (default: embedded defaults)")
+    ap.add_argument("--serve-runs", type=int, default=5,
+                    help="times to start `fakemms serve` for the start-up figure (0: skip)")
+    args = ap.parse_args(argv)
+
+    levels = [int(c) for c in args.concurrency.split(",") if c]
+    names = [s for s in args.servers.split(",") if s]
+    body = send_body()
+    m = machine()
+    print(f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}; {m['date']}; "
+          f"load average {m['load']}")
+    print(f"body {len(body)} bytes; {args.rounds} round(s) x {args.duration:g} s per cell "
+          f"(+{args.warmup:g} s warm-up), at most {args.max_requests} requests per run; "
+          f"fakemms config: {args.config or 'embedded defaults'}")
+
+    targets = {"stub": start_stub()}
+    try:
+        for name in names:
+            try:
+                targets[f"fakemms[{name}]"] = proc = start_fakemms(name, args.config)
+            except RuntimeError as exc:
+                print(f"skipped {name}: {str(exc).strip().splitlines()[-1]}")
+                continue
+            check_once(proc.port, body)
+        results: dict[tuple[str, int], LoadResult] = {}
+        order = list(targets)
+        for c in levels:
+            for r in range(args.rounds):
+                for name in (order if r % 2 == 0 else order[::-1]):
+                    res = run_load(targets[name].port, "POST", "/mms/v2/send", body, HEADERS,
+                                   concurrency=c, duration=args.duration,
+                                   max_requests=args.max_requests, warmup=args.warmup,
+                                   server_pid=targets[name].proc.pid)
+                    results.setdefault((name, c), LoadResult(c)).merge(res)
+    finally:
+        for proc in targets.values():
+            proc.stop()
+
+    print()
+    print(f"| {'target':<22} | {'conc':>4} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | "
+          f"{'errors':>6} | {'x stub':>6} | {'server CPU us/req':>17} | "
+          f"{'client CPU us/req':>17} |")
+    print(f"|{'-' * 24}|{'-' * 6}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 8}|{'-' * 8}|"
+          f"{'-' * 19}|{'-' * 19}|")
+    for c in levels:
+        base = results[("stub", c)].rps
+        for name in order:
+            res = results[(name, c)]
+            ratio = res.rps / base if base else float("nan")
+            print(f"| {name:<22} | {c:>4} | {res.rps:>8.0f} | {res.p(50):>7.2f} | "
+                  f"{res.p(99):>7.2f} | {res.errors:>6} | {ratio:>5.2f}x | "
+                  f"{res.cpu_us_per_request:>17.0f} | {res.client_cpu_us_per_request:>17.0f} |")
+    if 8 in levels:
+        print()
+        base = results[("stub", 8)].rps
+        for name in order[1:]:
+            res = results[(name, 8)]
+            ratio = res.rps / base if base else float("nan")
+            met = ratio >= 1.0 and res.p(99) < 20.0
+            print(f"goal at concurrency 8 (>= 1.00x the stub, p99 < 20 ms): {name}: "
+                  f"{ratio:.2f}x, p99 {res.p(99):.1f} ms: {'met' if met else 'not met'}")
+
+    if args.serve_runs > 0:
+        runs = time_serve_to_healthy(args.serve_runs)
+        times = [wall for wall, _ in runs]
+        cpu = [c for _, c in runs]
+        print()
+        print(f"`fakemms serve` to healthy over {len(times)} runs: "
+              f"median {statistics.median(times):.3f} s, min {min(times):.3f} s, "
+              f"max {max(times):.3f} s (goal <= 0.5 s); server CPU by then: median "
+              f"{statistics.median(cpu):.2f} s; load average {machine()['load']}")
+
+
+if __name__ == "__main__":
+    main()
