@@ -30,6 +30,7 @@ from fakemms.config import (
 from fakemms.errors import ConfigError
 from fakemms.guards import Guards
 from fakemms.models import Account, Message, Part, Report
+from fakemms.protocols.mm7.tables import VERSION_NAMESPACES
 from fakemms.remote import FetchResult, RemoteFetcher
 from fakemms.rng import Rng
 from fakemms.scenario import Decision, Engine, ReportPlan, Scenario, load_scenario
@@ -60,6 +61,10 @@ class Backend:
             retry_delays=cb["retry_delays"], give_up_after_seconds=cb["give_up_after_seconds"],
             workers=cb["workers"])
         self.engine = Engine(self.rng, config["default_report"])
+        self.outbound = outbound.Settings(
+            mm7_namespaces={**VERSION_NAMESPACES, **config["mm7"]["callback_namespaces"]},
+            legacy_timeout=config["legacy"]["timeout_seconds"],
+            legacy_expiry=config["legacy"]["expiry_seconds"])
         rc = config["remote_content"]
         self.fetch_mode: str = rc["mode"]
         self.fetcher = RemoteFetcher(
@@ -271,7 +276,8 @@ class Backend:
         callbacks = []
         if mt is not None and not plan.dropped and message.status != "Cancelled":
             callbacks = outbound.report_callbacks(new_id=self.new_callback_id, message=message,
-                                                  report=report, mt=mt, rng=self.rng, now=now)
+                                                  report=report, mt=mt, rng=self.rng, now=now,
+                                                  settings=self.outbound)
         with self.store.lock:
             if message.status == "Cancelled":
                 report.description = "not sent: the message was cancelled"
@@ -357,8 +363,7 @@ class Backend:
         if mo is not None:
             callback = outbound.mo_callback(
                 callback_id=self.new_callback_id(), message=message, account=acc, mo=mo,
-                rng=self.rng, now=message.created_at,
-                expiry_seconds=self.config["legacy"]["expiry_seconds"])
+                rng=self.rng, now=message.created_at, settings=self.outbound)
             if callback is not None:
                 message.callback_ids.append(callback.id)
                 callback.decision = decision

@@ -57,7 +57,8 @@ SCHEMA: dict[str, Any] = {
                                 "routing": {"enum": ["on-net", "off-net"]},
                                 "username": {"type": ["string", "null"]},
                                 "password": {"type": ["string", "null"]},
-                                "test": {"type": "boolean"},
+                                "short_code": {"type": ["string", "null"],
+                                               "pattern": "^[0-9]{3,15}$"},
                             },
                         },
                     },
@@ -119,6 +120,11 @@ SCHEMA: dict[str, Any] = {
                 "error_style": {"enum": ["fault", "response"]},
                 "max_content_bytes": {"type": "integer", "minimum": 1},
                 "strict_media_types": {"type": "boolean"},
+                "callback_namespaces": {
+                    "type": "object",
+                    "propertyNames": {"enum": ["5.3.0", "5.6.0", "6.1.0", "6.8.0"]},
+                    "additionalProperties": {"type": "string", "minLength": 1},
+                },
             },
         },
         "remote_content": {
@@ -138,7 +144,8 @@ SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "expiry_seconds": {"type": "number", "exclusiveMinimum": 0},
+                # legacy-mms-gateway-receive.txt: "no less than 24 hours"
+                "expiry_seconds": {"type": "number", "minimum": 86400},
                 "timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
                 "max_zip_bytes": {"type": "integer", "minimum": 1},
             },
@@ -174,7 +181,7 @@ DEFAULTS: dict[str, Any] = {
                        "description": "Message retrieved"},
     "scenarios": [],
     "mm7": {"tps_status": 4006, "error_style": "fault", "max_content_bytes": 2 * 1024 * 1024,
-            "strict_media_types": True},
+            "strict_media_types": True, "callback_namespaces": {}},
     # openmarket-mms-send.txt: the provider fetches remote content itself; we default to
     # fetching after the 202 (asynchronously), as a provider's pipeline would
     "remote_content": {"mode": "async", "connect_timeout": 5.0, "read_timeout": 10.0,

@@ -23,7 +23,7 @@ class MtConfig:
     routing: str = "on-net"
     username: str | None = None  # Basic auth presented to the DLR receiver
     password: str | None = None
-    test: bool = False  # a "test MT configuration" (provider-notes.md, test mode)
+    short_code: str | None = None  # the sender when an MM7 SubmitReq names none
 
 
 @dataclass

@@ -85,16 +85,28 @@ def test_legacy_success_needs_a_non_empty_body(make_fake, receiver):
     assert cb["state"] == "delivered"
 
 
-def test_sms_mo_is_type_6_with_message(make_fake, receiver):
+@pytest.mark.parametrize("fmt", ["legacy-get", "legacy-post"])
+def test_sms_mo_is_type_6_with_message_in_the_chosen_form(make_fake, receiver, fmt):
     receiver.answer = lambda r: (200, b"OK")
-    fake = make_fake(legacy_account(receiver.url("/mo"), "legacy-post"))
-    fake.post("/_fakemms/api/mo", json={"account": "acme", "destination": "88600",
-                                        "type": "sms", "parts": [
-                                            {"content_type": "text/plain", "text": "STOP"}]})
+    fake = make_fake(legacy_account(receiver.url("/mo"), fmt))
+    mo_id = fake.post("/_fakemms/api/mo", json={
+        "account": "acme", "destination": "88600", "type": "sms",
+        "parts": [{"content_type": "text/plain", "text": "STOP"}]}).json()["id"]
     (got,) = receiver.wait_for(1)
-    params = dict(got.args)
-    assert got.method == "GET" and params["type"] == "6" and params["message"] == "STOP"
+    if fmt == "legacy-get":
+        assert got.method == "GET"
+        params = dict(got.args)
+    else:
+        assert got.method == "POST"
+        ctype = got.headers["Content-Type"]
+        msg = email.message_from_bytes(f"Content-Type: {ctype}\r\n\r\n".encode() + got.body)
+        params = {p.get_param("name", header="content-disposition"):
+                  p.get_payload(decode=True).decode() for p in msg.get_payload()}
+        assert "mms.zip" not in params
+    assert params["type"] == "6" and params["message"] == "STOP"
     assert "subject" not in params and "expiry" not in params
+    r = fake.get("/mms/v1/http/retrieve", params={"user": "acme", "pass": "s3cret", "id": mo_id})
+    assert r.status_code == 400 and "SMS" in r.text
 
 
 @pytest.mark.parametrize("params,status,text", [

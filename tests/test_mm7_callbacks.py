@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import email
+import re
 import time
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,12 @@ NS = "http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 VERSIONS = ["5.3.0", "5.6.0", "6.1.0", "6.8.0"]
 UAPROF = "http://nds1.nds.nokia.com/uaprof/N6230r200.xml"
+
+def unexpected(warnings: list[str]) -> list[str]:
+    """Warnings other than a 5.x MM7Version in a REL-6 namespace: the provider's own callbacks
+    pair them (mm7-api.txt), so the codec notes it and the tests accept it."""
+    return [w for w in warnings if not re.match(r"MM7Version 5\.\d\.\d in a REL-6 namespace", w)]
+
 
 
 class Mm7Receiver(Receiver):
@@ -140,7 +147,7 @@ def test_delivery_report_req_in_each_version(make_fake, mm7_receiver, version):
     assert (req.recipient.kind, req.recipient.value) == ("Number", "15551230000")
     assert req.sender.value == "88600"
     assert (req.mm_status, req.status_text) == ("Retrieved", "Success")
-    assert req.transaction_id and req.warnings == []
+    assert req.transaction_id and unexpected(req.warnings) == []
     msg = fake.get(f"/_fakemms/api/messages/{mid}").json()
     assert msg["status"] == "Retrieved"
     assert abs((when(req.date) - datetime.fromisoformat(msg["reports"][0]["date"]))
@@ -314,7 +321,7 @@ def test_deliver_req_for_an_injected_mo(make_fake, mm7_receiver, version):
     assert h["X-Openmarket-Carrier-Id"] == "383"
     assert h["Authorization"] == basic("mo-user", "mo-pass")
     req = codec.parse(got.body, h["Content-Type"])
-    assert isinstance(req, codec.DeliverReq) and req.warnings == []
+    assert isinstance(req, codec.DeliverReq) and unexpected(req.warnings) == []
     assert req.namespace == codec.VERSION_NAMESPACES[version] and req.mm7_version == version
     assert req.linked_id == mo["id"] and req.subject == "Holiday"
     assert req.sender.value == "447700900123"

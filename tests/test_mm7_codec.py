@@ -3,6 +3,7 @@ example, our own callbacks round-tripped, hostile XML, and each status code the 
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,12 @@ FIXTURES = SHARED / "fixtures" / "mm7"
 NS = "http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/"
 NS14 = NS + "REL-6-MM7-1-4"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8 + b"\xff\xd9"
+
+def unexpected(warnings: list[str]) -> list[str]:
+    """Warnings other than a 5.x MM7Version in a REL-6 namespace: the provider's own callbacks
+    pair them (mm7-api.txt), so the codec notes it and the tests accept it."""
+    return [w for w in warnings if not re.match(r"MM7Version 5\.\d\.\d in a REL-6 namespace", w)]
+
 
 
 def fixture(name: str) -> bytes:
@@ -284,7 +291,7 @@ def test_deliver_req_round_trip(version: str) -> None:
         subject="Hi & bye", ua_prof="http://example.com/uaprof.xml", carrier_id=383)
 
     msg = codec.parse(enc.body, enc.content_type)
-    assert isinstance(msg, codec.DeliverReq) and msg.warnings == []
+    assert isinstance(msg, codec.DeliverReq) and unexpected(msg.warnings) == []
     assert (msg.namespace, msg.mm7_version) == (codec.VERSION_NAMESPACES[version], version)
     assert (msg.transaction_id, msg.linked_id, msg.subject) == ("tx-9", "mo-1", "Hi & bye")
     assert msg.sender == codec.Address("Number", "15551234567", "15551234567")
@@ -362,7 +369,7 @@ def test_delivery_report_req_round_trip(version: str, mm_status: str) -> None:
     assert enc.content_type == 'text/xml; charset="utf-8"'
     assert ("X-OpenMarket-Carrier-Id" in enc.headers) is (mm_status == "Retrieved")
     msg = codec.parse(enc.body, enc.content_type)
-    assert isinstance(msg, codec.DeliveryReportReq) and msg.warnings == []
+    assert isinstance(msg, codec.DeliveryReportReq) and unexpected(msg.warnings) == []
     assert (msg.namespace, msg.mm7_version, msg.transaction_id) == (
         codec.VERSION_NAMESPACES[version], version, "dr-1")
     assert msg.message_id == "369500617770864640"
@@ -704,9 +711,8 @@ def test_sample_smil_detected(name: str) -> None:
 
 # --- tables ---------------------------------------------------------------------------------
 def test_tables() -> None:
-    assert codec.VERSION_NAMESPACES == {
-        "5.3.0": NS + "REL-5-MM7-1-3", "5.6.0": NS + "REL-5-MM7-1-3",
-        "6.1.0": NS + "REL-6-MM7-1-0", "6.8.0": NS14}
+    # every callback the documents show is in REL-6-MM7-1-4 (mm7-api.txt, provider-notes.md)
+    assert codec.VERSION_NAMESPACES == {v: NS14 for v in ("5.3.0", "5.6.0", "6.1.0", "6.8.0")}
     assert all(codec.is_known_namespace(ns) for ns in codec.VERSION_NAMESPACES.values())
     assert len(codec.KNOWN_NAMESPACES) == 11
     with pytest.raises(ValueError):

@@ -45,6 +45,9 @@ def retrieve() -> Response:
     message = be.store.get_message(ask.message_id) if ask.message_id != "latest" else None
     if message is None or message.direction != "mo" or message.account != account.username:
         raise legacy.UnknownMessageId(f"no MMS with id {ask.message_id!r} for this account")
+    if message.extra.get("type") == "sms":
+        raise legacy.InvalidParameter(f"id {message.id} is an SMS: its text came in the "
+                                      "notification's message parameter; there is no mms.zip")
     expiry = message.created_at + be.config["legacy"]["expiry_seconds"]
     if be.clock.now() >= expiry:
         raise legacy.MessageExpired(f"MMS {message.id} expired at "
@@ -62,11 +65,13 @@ def send_mms() -> Response:
     """``SendMMS`` (provider-notes.md): 200 with the message id as the body."""
     be = backend()
     settings = be.config["legacy"]
-    req = legacy.parse_send_mms(request.query_string, request.get_data(cache=False),
-                                request.content_type, max_zip_bytes=settings["max_zip_bytes"])
-    account = _authenticate(be, req.user, req.password)
+    body = request.get_data()  # cached, so the form below is parsed from the same bytes
+    # guards first (CONTRACT section 1): the credentials, before the body is validated
+    account = _authenticate(be, request.values.get("user", ""), request.values.get("pass", ""))
     be.guards.admit(account)
     with be.reserved(account):
+        req = legacy.parse_send_mms(request.query_string, body, request.content_type,
+                                    max_zip_bytes=settings["max_zip_bytes"])
         parts = req.parts
         if req.url:
             fetched = be.fetcher.fetch(req.url)

@@ -25,13 +25,14 @@ _SCHEMA_LIKE = re.compile(r"^https?://www\.3gpp\.org/ftp/Specs/archive/23_series
                           r"REL-\d+-MM7-\d+-\d+$")
 
 # The versions the provider emits callbacks in (provider-notes.md: "6.8, 6.1, 5.6, 5.3") and the
-# namespace each is written in. There is no official table (provider-notes.md); chosen:
-# 5.3.0 as the provider's own example pairs it (mm7-api.txt), 5.6.0 the 3GPP schema of that
-# release, 6.1.0 the first Rel-6 schema, 6.8.0 as OpenMarket documents it.
+# namespace each is written in. There is no official table (provider-notes.md); every callback
+# the documents show is in REL-6-MM7-1-4: OpenMarket's DeliverReq with 6.8.0 (provider-notes.md)
+# and mm7-api.txt's DeliverReq and DeliveryReportReq with 5.3.0. Configurable per version
+# (config mm7.callback_namespaces).
 VERSION_NAMESPACES: dict[str, str] = {
-    "5.3.0": f"{SCHEMA_BASE}REL-5-MM7-1-3",
-    "5.6.0": f"{SCHEMA_BASE}REL-5-MM7-1-3",
-    "6.1.0": f"{SCHEMA_BASE}REL-6-MM7-1-0",
+    "5.3.0": f"{SCHEMA_BASE}REL-6-MM7-1-4",
+    "5.6.0": f"{SCHEMA_BASE}REL-6-MM7-1-4",
+    "6.1.0": f"{SCHEMA_BASE}REL-6-MM7-1-4",
     "6.8.0": f"{SCHEMA_BASE}REL-6-MM7-1-4",
 }
 CALLBACK_VERSIONS: tuple[str, ...] = tuple(VERSION_NAMESPACES)

@@ -65,7 +65,9 @@ def submit(be: Backend, account, req: codec.SubmitReq) -> Response:
             raise codec.AddressError(f"recipient {address.raw or address.value!r} is not a number")
     parts, warnings = content_parts(be, req.content)
     mt_config = be.mt_config_for_vasid(account, req.vas_id)
-    sender = req.sender.value if req.sender else (req.service_code or "")
+    # no SenderAddress: the MT configuration's short code, as the provider's DLRs show one
+    sender = req.sender.value if req.sender else (
+        req.service_code or account.mt_configs[mt_config].short_code or "")
     message = be.submit_mt(
         account=account, interface="mm7", source=sender.lstrip("+"),
         destinations=[a.value for a in recipients], mt_config=mt_config, parts=parts,
@@ -121,8 +123,9 @@ def _error(error: errors.FakeMmsError) -> Response:
                         headers={"WWW-Authenticate": 'Basic realm="mm7"'})
     if isinstance(error, errors.TpsExceeded):
         error.mm7_status = be.config["mm7"]["tps_status"]  # type: ignore[misc]
-    # the parsed request, else what the codec could read of it before failing
-    req = g.get("mm7") or getattr(error, "request", None)
+    # the parsed request, else what the codec could read of it before failing, else (a guard
+    # refused it before parsing) a look at the envelope: the answer is in its namespace
+    req = g.get("mm7") or getattr(error, "request", None) or _peek_request()
     namespace = (req.namespace or None) if req else None
     version = req.mm7_version if req else None
     txn = req.transaction_id if req else None
@@ -139,6 +142,15 @@ def _error(error: errors.FakeMmsError) -> Response:
     if decision and be.decision_header:
         response.headers["X-Fake-Decision"] = decision
     return response
+
+
+def _peek_request() -> codec.Mm7Message | None:
+    try:
+        return codec.parse(request.get_data(), request.content_type, strict=False)
+    except codec.Mm7Error as exc:
+        return getattr(exc, "request", None)
+    except Exception:  # an unreadable body: answer in the default namespace
+        return None
 
 
 @bp.errorhandler(HTTPException)

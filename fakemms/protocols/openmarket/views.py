@@ -49,7 +49,7 @@ def send() -> tuple[Response, int]:
             destinations=[fields["destination"]],
             mt_config=fields["mtConfig"],
             subject=fields.get("subject"),
-            mobile_operator_id=fields.get("mobileOperatorId"),
+            mobile_operator_id=_int_or_none(fields.get("mobileOperatorId")),
             parts=parsed.parts,
             warnings=parsed.warnings,
             request_id=g.request_id,
@@ -60,6 +60,11 @@ def send() -> tuple[Response, int]:
     if be.decision_header and message.decision:
         response.headers["X-Fake-Decision"] = message.decision
     return response, 202
+
+
+def _int_or_none(value: object) -> int | None:
+    """JSON Schema counts 77.0 as an integer; store it as one (it becomes a header later)."""
+    return None if value is None else int(value)  # type: ignore[call-overload]
 
 
 @bp.route("/mms/v2/send", methods=["GET", "PUT", "PATCH", "DELETE"])
