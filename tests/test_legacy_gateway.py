@@ -196,3 +196,21 @@ def test_mo_format_override_from_the_control_api_and_scenarios(make_fake, receiv
     assert second.headers["Content-Type"].startswith("multipart/form-data")
     bad = fake.post("/_fakemms/api/mo", json={**MO, "format": "carrier-pigeon"})
     assert bad.status_code == 400 and "format" in bad.json()["error"]["description"]
+
+
+def test_sendmms_checks_credentials_before_the_request(make_fake):
+    fake = make_fake(legacy_account("http://127.0.0.1:9/none", "legacy-get"))
+    r = fake.post("/SendMMS", data={"user": "acme", "pass": "nope"})  # no to, no content
+    assert r.status_code == 403 and r.text.startswith("Authentication failed")
+    r = fake.post("/SendMMS", data={"user": "acme", "pass": "s3cret"})
+    assert r.status_code == 400 and r.text.startswith("Missing parameter")
+
+
+def test_legacy_timeout_is_configurable(make_fake, receiver):
+    cfg = legacy_account(receiver.url("/mo"), "legacy-get")
+    cfg["legacy"] = {"timeout_seconds": 45}
+    fake = make_fake(cfg)
+    fake.post("/_fakemms/api/mo", json=MO)
+    receiver.wait_for(1)
+    backend_callback = next(iter(fake.backend.store.callbacks.values()))
+    assert backend_callback.timeout == 45

@@ -23,11 +23,11 @@ SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 VERSIONS = ["5.3.0", "5.6.0", "6.1.0", "6.8.0"]
 UAPROF = "http://nds1.nds.nokia.com/uaprof/N6230r200.xml"
 
+
 def unexpected(warnings: list[str]) -> list[str]:
     """Warnings other than a 5.x MM7Version in a REL-6 namespace: the provider's own callbacks
     pair them (mm7-api.txt), so the codec notes it and the tests accept it."""
     return [w for w in warnings if not re.match(r"MM7Version 5\.\d\.\d in a REL-6 namespace", w)]
-
 
 
 class Mm7Receiver(Receiver):

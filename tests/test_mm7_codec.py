@@ -20,11 +20,11 @@ NS = "http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/"
 NS14 = NS + "REL-6-MM7-1-4"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8 + b"\xff\xd9"
 
+
 def unexpected(warnings: list[str]) -> list[str]:
     """Warnings other than a 5.x MM7Version in a REL-6 namespace: the provider's own callbacks
     pair them (mm7-api.txt), so the codec notes it and the tests accept it."""
     return [w for w in warnings if not re.match(r"MM7Version 5\.\d\.\d in a REL-6 namespace", w)]
-
 
 
 def fixture(name: str) -> bytes:
