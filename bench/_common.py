@@ -458,8 +458,8 @@ def _serve_fakemms(server_name: str, config: str | None) -> None:
 def serve_app(app: Callable, server_name: str) -> None:
     """Serve a WSGI app on 127.0.0.1, any port, with the named server; return when stdin closes.
 
-    default: fakemms.server.ServerThread as ``fakemms serve`` runs it; keepalive: the same with
-    ``keep_alive=True``; werkzeug: werkzeug's threaded development server (what
+    default: fakemms.server.ServerThread as ``fakemms serve`` runs it (keep-alive); close: the
+    same with ``keep_alive=False``; werkzeug: werkzeug's threaded development server (what
     fakemms.server was before, and what pytest-httpserver uses); waitress[:THREADS];
     cheroot[:THREADS]; gunicorn[:THREADS] (one gthread worker; not in-process, so not a
     candidate for the tests' servers, measured for reference). waitress, cheroot and gunicorn
@@ -467,10 +467,10 @@ def serve_app(app: Callable, server_name: str) -> None:
     """
     name, _, n = server_name.partition(":")
     threads = int(n or 8)
-    if name in ("default", "keepalive"):
+    if name in ("default", "close"):
         from fakemms.server import ServerThread
 
-        keep_alive = True if name == "keepalive" else None
+        keep_alive = False if name == "close" else None
         srv = ServerThread(app, HOST, 0, quiet=True, keep_alive=keep_alive).start()
         _announce_and_wait(srv.port)
         srv.stop()
@@ -541,7 +541,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sub.add_parser("stub")
     fm = sub.add_parser("fakemms")
     fm.add_argument("--server", default="default",
-                    help="default, keepalive, werkzeug, waitress[:THREADS], cheroot[:THREADS], "
+                    help="default, close, werkzeug, waitress[:THREADS], cheroot[:THREADS], "
                          "gunicorn[:THREADS] (see serve_app)")
     fm.add_argument("--config")
     tr = sub.add_parser("trivial", help="a bare WSGI app answering the static 202")

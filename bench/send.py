@@ -1,7 +1,7 @@
 """Benchmark: the full OpenMarket send path against a static 202 stub, in the same run.
 
     .venv/bin/python bench/send.py [--concurrency 1,8,32] [--duration 3] [--rounds 2]
-                                   [--servers default,keepalive] [--config FILE]
+                                   [--servers default,close] [--config FILE]
                                    [--serve-runs 5]
 
 The full path is ``POST /mms/v2/send`` with a 1 KB multipart body (auth, guards, MIME parse,
@@ -91,10 +91,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--warmup", type=float, default=0.3, help="seconds before each run counts")
     ap.add_argument("--max-requests", type=int, default=50_000, help="cap per measured run")
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds per concurrency")
-    ap.add_argument("--servers", default="default,keepalive",
+    ap.add_argument("--servers", default="default,close",
                     help="HTTP servers to serve fakemms with, comma-separated: default "
-                         "(fakemms.server.ServerThread as `fakemms serve` runs it), keepalive "
-                         "(the same, keep_alive=True), werkzeug, waitress[:THREADS], "
+                         "(fakemms.server.ServerThread as `fakemms serve` runs it), close "
+                         "(the same, keep_alive=False), werkzeug, waitress[:THREADS], "
                          "cheroot[:THREADS], gunicorn[:THREADS] (those three if installed)")
     ap.add_argument("--config", help="fakemms configuration file (default: embedded defaults)")
     ap.add_argument("--serve-runs", type=int, default=5,

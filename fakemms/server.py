@@ -18,7 +18,9 @@ the client has shown it has the answer: its next request or its close, 20 ms at 
 from __future__ import annotations
 
 import errno
+import heapq
 import io
+import itertools
 import queue
 import select
 import selectors
@@ -178,6 +180,92 @@ def _peer_closed(conn: socket.socket) -> bool:
         return False
 
 
+def _call(fn: Callable[[], None] | None) -> None:
+    if fn is not None:
+        try:
+            fn()
+        except Exception:
+            traceback.print_exc()
+
+
+class _Answered:
+    """One answer's close(), to run once: by its connection's thread or by the closer."""
+
+    __slots__ = ("fns", "done")
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self.fns = [fn]  # list.pop() claims it atomically
+        self.done: threading.Event | None = None  # set by the closer when it ran it
+
+
+class _Closer:
+    """Runs an answer's close() ANSWERED_GRACE_MS after the answer unless its connection's
+    thread claimed it first (the client came back with its next request, or closed): the
+    connection's thread then waits for the next request in one blocking recv."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def add(self, fn: Callable[[], None]) -> _Answered:
+        item = _Answered(fn)
+        due = time.monotonic() + ANSWERED_GRACE_MS / 1000
+        with self._cond:
+            heapq.heappush(self._heap, (due, next(self._seq), item))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="fakemms-http-answered",
+                                                daemon=True)
+                self._thread.start()
+            elif len(self._heap) == 1:
+                self._cond.notify()
+        return item
+
+    @staticmethod
+    def claim(item: _Answered, settle: bool = False) -> None:
+        try:
+            fn = item.fns.pop()
+        except IndexError:  # the closer has it: let it finish first (close N before N+1)
+            if item.done is not None:
+                item.done.wait(5)
+            return
+        if settle:
+            time.sleep(ANSWERED_SETTLE_SECONDS)
+        _call(fn)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+
+    def _run(self) -> None:
+        heap = self._heap
+        while True:
+            with self._cond:
+                while True:
+                    if self._stopped:
+                        return
+                    while heap and not heap[0][2].fns:
+                        heapq.heappop(heap)  # claimed by its connection
+                    if not heap:
+                        self._cond.wait()
+                        continue
+                    delay = heap[0][0] - time.monotonic()
+                    if delay <= 0:
+                        item = heapq.heappop(heap)[2]
+                        break
+                    self._cond.wait(delay)
+            item.done = threading.Event()
+            try:
+                fn = item.fns.pop()
+            except IndexError:
+                continue
+            _call(fn)
+            item.done.set()
+
+
 _date_cache: list = [0, ""]
 
 
@@ -194,14 +282,14 @@ def _date() -> str:
 class ServerThread:
     """Serve a WSGI app in a daemon thread; ``start()`` returns once the socket listens.
 
-    ``keep_alive``: serve more than one request per connection (HTTP/1.1 persistence). Off by
-    default for now: every answer says ``Connection: close``, as werkzeug's development server
-    (the fake's server before) always did. With it on, a test that leaves an ``http.client``
-    connection open fails on its ResourceWarning (tests/test_conversation.py,
-    test_dlr_never_overtakes_its_202, does); docs/benchmarks.md shows what keep-alive is worth.
+    ``keep_alive``: serve more than one request per connection (HTTP/1.1 persistence), the
+    default. Off, every answer says ``Connection: close``, as werkzeug's development server (the
+    fake's server before) always did; docs/benchmarks.md shows what keep-alive is worth. With it
+    on, a test that leaves an ``http.client`` connection (or a ``requests.Session``) open holds a
+    socket until it is collected: close it, or pytest's ResourceWarning filter may complain.
     """
 
-    keep_alive = False
+    keep_alive = True
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0,
                  quiet: bool = True, keep_alive: bool | None = None) -> None:
@@ -221,6 +309,7 @@ class ServerThread:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._workers = 0  # connection threads alive
         self._idle = 0  # of which waiting for a connection (less those one is on its way to)
+        self._closer = _Closer()
         self._port = 0
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -239,6 +328,7 @@ class ServerThread:
         self._port = listener.getsockname()[1]
         self._wake_r, self._wake_w = socket.socketpair()
         self._queue = queue.SimpleQueue()
+        self._closer = _Closer()
         self._stopping.clear()
 
     def start(self) -> ServerThread:
@@ -288,6 +378,7 @@ class ServerThread:
             workers, self._workers, self._idle = self._workers, 0, 0
         for _ in range(workers):
             self._queue.put(None)
+        self._closer.stop()
         for conn in connections:  # wakes threads waiting in recv; they close their socket
             try:
                 conn.shutdown(socket.SHUT_RDWR)
@@ -387,11 +478,23 @@ class ServerThread:
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
         }
+        pending: _Answered | None = None  # the last answer's close(), until the client is back
         while True:
+            head: bytes | None = None
             try:
                 head = reader.head()
-                if head is None:
-                    return
+            except _HttpError as exc:
+                self._simple_answer(conn, exc.status, exc.detail)
+                self._linger(conn)
+                return
+            finally:
+                if pending is not None:
+                    # the client is back (its next request) or gone: the answer was read
+                    self._closer.claim(pending, settle=head is None)
+                    pending = None
+            if head is None:
+                return
+            try:
                 environ, keep_alive = self._parse(head, base, reader, conn)
             except _HttpError as exc:
                 self._simple_answer(conn, exc.status, exc.detail)
@@ -399,38 +502,43 @@ class ServerThread:
                 return
             may_keep, close_result = self._run_app(conn, environ, keep_alive)
             keep_alive = keep_alive and may_keep
+            body = environ["wsgi.input"]
+            if isinstance(body, _SocketBody) and body.remaining > 0:
+                # The app left (part of) the body unread: read a small rest to keep the
+                # connection, else say goodbye without resetting the client.
+                if body.send_continue is None and body.remaining <= DRAIN_LIMIT:
+                    try:
+                        reader.exactly(body.remaining)
+                    except BaseException:
+                        _call(close_result)
+                        raise
+                else:
+                    keep_alive = False
+            if keep_alive:
+                # The app's close() (Flask's call_on_close) says "answered": it runs when the
+                # client shows it has read the answer (its next request, or its close), or
+                # ANSWERED_GRACE_MS after the answer, so that nothing the app starts then (a
+                # delivery report) reaches the client's side before the answer does.
+                if close_result is not None:
+                    if reader.buf:  # pipelined: the next request proves nothing
+                        _call(close_result)
+                    else:
+                        pending = self._closer.add(close_result)
+                continue
             peer_closed = False
             try:
-                body = environ["wsgi.input"]
-                if isinstance(body, _SocketBody) and body.remaining > 0:
-                    # The app left (part of) the body unread: read a small rest to keep the
-                    # connection, else say goodbye without resetting the client.
-                    if body.send_continue is None and body.remaining <= DRAIN_LIMIT:
-                        reader.exactly(body.remaining)
-                    else:
-                        keep_alive = False
-                if not keep_alive:
-                    conn.shutdown(socket.SHUT_WR)
+                conn.shutdown(socket.SHUT_WR)
                 if close_result is not None and not reader.buf:
-                    # The app's close() (Flask's call_on_close) says "answered": wait until the
-                    # client shows it has read the answer (its next request, or its close),
-                    # for a moment at most, so that nothing the app starts then (a delivery
-                    # report) reaches the client's side before the answer does. A close
-                    # comes as the client reads the last byte, before it acts on the answer:
-                    # give it a moment more then.
+                    # A close comes as the client reads the last byte, before it acts on
+                    # the answer: give it a moment more then.
                     if poller.poll(ANSWERED_GRACE_MS) and _peer_closed(conn):
                         peer_closed = True
                         time.sleep(ANSWERED_SETTLE_SECONDS)
             finally:
-                if close_result is not None:
-                    try:
-                        close_result()
-                    except Exception:
-                        traceback.print_exc()
-            if not keep_alive:
-                if not peer_closed:
-                    self._linger(conn)
-                return
+                _call(close_result)
+            if not peer_closed:
+                self._linger(conn)
+            return
 
     def _parse(self, head: bytes, base: dict, reader: _Reader, conn: socket.socket
                ) -> tuple[dict, bool]:

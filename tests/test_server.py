@@ -70,6 +70,7 @@ def test_starts_on_a_free_port_and_stops(serve):
     conn.request("GET", "/x?a=1")
     r = conn.getresponse()
     assert r.status == 200 and json.loads(r.read())["query"] == "a=1"
+    assert r.getheader("Connection") is None  # kept alive by default
     conn.close()
     server.stop()
     with pytest.raises(OSError):
