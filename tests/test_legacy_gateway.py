@@ -47,6 +47,7 @@ def test_mo_by_get_then_retrieve_the_zip(make_fake, receiver):
     assert r.status_code == 200 and r.headers["Content-Type"] == "application/zip"
     files = unzip(r.content)
     assert b"hello" in files.values() and PNG_1PX in files.values()
+    fake.post("/_fakemms/api/clock/advance", json={"seconds": 0})  # settles attempts under way
     cb = fake.get("/_fakemms/api/callbacks").json()["callbacks"][0]
     assert cb["state"] == "delivered" and cb["method"] == "GET"
 

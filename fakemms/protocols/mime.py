@@ -13,6 +13,7 @@ import email.policy
 import re
 from dataclasses import dataclass, field
 from email.message import Message as EmailMessage
+from functools import lru_cache
 
 from fakemms.errors import MalformedRequest
 
@@ -41,9 +42,17 @@ def content_type_params(value: str | None) -> tuple[str, dict[str, str]]:
     """Media type (lower case) and parameters (names lower case) of a Content-Type value."""
     if not value:
         return "", {}
+    media, params = _content_type_params(value)
+    return media, dict(params)
+
+
+@lru_cache(maxsize=1024)
+def _content_type_params(value: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    # cached: clients send the same few Content-Type values again and again, and the email
+    # package's parameter parser is a large share of a request's cost (docs/benchmarks.md)
     msg = EmailMessage()
     msg["Content-Type"] = value
-    params = {k.lower(): v for k, v in (msg.get_params() or [])[1:]}
+    params = tuple((k.lower(), v) for k, v in (msg.get_params() or [])[1:])
     media = (value.split(";", 1)[0]).strip().lower()
     return media, params
 
