@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import logging
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,18 +25,16 @@ from fakemms.config import (
     account_problems,
     validate,
 )
+from fakemms.content import RemoteContent, needs_fetch
 from fakemms.errors import ConfigError
 from fakemms.guards import Guards
 from fakemms.models import Account, Message, Part, Report
 from fakemms.protocols.mm7.tables import VERSION_NAMESPACES
-from fakemms.remote import FetchResult, RemoteFetcher
 from fakemms.rng import Rng
 from fakemms.scenario import Decision, Engine, ReportPlan, Scenario, load_scenario
 from fakemms.scenario.loader import MoScript
 from fakemms.scheduler import Scheduler
 from fakemms.store import Store
-
-log = logging.getLogger(__name__)
 
 ID_WIDTH = 15  # openmarket-mms-send.txt "mtId": 123456789012345; moId likewise
 
@@ -65,15 +61,7 @@ class Backend:
             mm7_namespaces={**VERSION_NAMESPACES, **config["mm7"]["callback_namespaces"]},
             legacy_timeout=config["legacy"]["timeout_seconds"],
             legacy_expiry=config["legacy"]["expiry_seconds"])
-        rc = config["remote_content"]
-        self.fetch_mode: str = rc["mode"]
-        self.fetcher = RemoteFetcher(
-            self.clock, timeout=(rc["connect_timeout"], rc["read_timeout"]),
-            total_timeout=rc["total_timeout"], max_bytes=rc["max_bytes"],
-            allowed_hosts=rc["allowed_hosts"], default_ttl=rc["default_ttl"],
-            on_fetch=self._record_fetch)
-        self._fetch_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fakemms-fetch")
-        self._fetches: set[Future] = set()
+        self.content = RemoteContent(self.store, self.clock, config["remote_content"])
         self._callback_seq = itertools.count(1)
         self._lock = threading.RLock()
         scenarios = [load_scenario(self._path(p)) for p in config["scenarios"]]
@@ -149,60 +137,13 @@ class Backend:
             request_id=request_id, decision=decision.label, extra=dict(extra or {}),
         )
         self.store.add_message(message)
-        if any(p.remote_url and not p.data for p in message.parts):
-            if self.fetch_mode == "sync":
-                self._fetch_content(message, decision.reports)
-            else:
-                future = self._fetch_pool.submit(self._fetch_content, message, decision.reports)
-                with self._lock:
-                    self._fetches.add(future)
-                future.add_done_callback(self._fetch_done)
+        if needs_fetch(message):
+            self.content.then(message, decision.reports, self._schedule_reports)
         else:
             self._schedule_reports(message, decision.reports)
         # the answer is slow, the message already accepted: its reports still wait for it
         Clock.sleep_wall(decision.latency)
         return message
-
-    # --- remote content ---------------------------------------------------------------------
-    def _fetch_content(self, message: Message, plans: list[ReportPlan]) -> None:
-        """Fetch every remote part (openmarket-mms-send.txt, Content Caching); any failure
-        rejects the message with a report that says why, instead of the planned ones."""
-        for part in message.parts:
-            if not part.remote_url or part.data:
-                continue
-            result = self.fetcher.fetch(part.remote_url)
-            with self.store.lock:
-                message.extra.setdefault("fetches", []).append(result.to_dict())
-            if not result.ok:
-                self._schedule_reports(message, [ReportPlan(
-                    status="Rejected", offset=0.0, outcome_id=9,
-                    description=f"Remote content could not be fetched: {result.error}")])
-                return
-            with self.store.lock:
-                part.data = result.data
-                part.content_type = result.content_type or part.content_type
-        self._schedule_reports(message, plans)
-
-    def _fetch_done(self, future: Future) -> None:
-        with self._lock:
-            self._fetches.discard(future)
-        if future.exception() is not None:
-            log.error("remote content fetch failed", exc_info=future.exception())
-
-    def _record_fetch(self, result: FetchResult) -> None:
-        record = result.to_dict()
-        with self.store.lock:
-            self.store.fetches.append(record)
-            del self.store.fetches[:-1000]
-        self.store.publish("fetch", {"url": result.url, "status": result.status,
-                                     "cached": result.cached, "error": result.error})
-
-    def wait_fetches(self, timeout: float = 60.0) -> None:
-        """Let remote-content fetches under way finish (virtual-clock advances use this)."""
-        with self._lock:
-            pending = set(self._fetches)
-        if pending:
-            wait(pending, timeout=timeout)
 
     def mt_config_for_vasid(self, account: Account, vas_id: str | None) -> str:
         """MM7's VASID names the MT configuration (openmarket-mms-overview.txt); an empty or
@@ -440,7 +381,7 @@ class Backend:
     def advance(self, seconds: float) -> int:
         """Move the clock; due jobs fire in order and their callbacks are attempted before
         this returns, so a test can assert right after."""
-        self.wait_fetches()
+        self.content.wait()
         self.dispatcher.wait_idle()  # attempts under way schedule their retries first
         fired = self.scheduler.advance(seconds, settle=self.dispatcher.wait_idle)
         self.store.publish("clock", self.clock.describe())
@@ -451,7 +392,7 @@ class Backend:
         with self._lock:
             self.scheduler.cancel_all()
             self.dispatcher.reset()
-            self.fetcher.reset()
+            self.content.reset()
             self.store.reset()
             self._arm_mo_scripts(self.engine.scenarios)
 

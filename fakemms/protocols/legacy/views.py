@@ -74,7 +74,7 @@ def send_mms() -> Response:
                                     max_zip_bytes=settings["max_zip_bytes"])
         parts = req.parts
         if req.url:
-            fetched = be.fetcher.fetch(req.url)
+            fetched = be.content.fetcher.fetch(req.url)
             if not fetched.ok:
                 raise legacy.InvalidParameter(f"url: {fetched.error}")
             parts = legacy.read_zip(fetched.data, max_total_bytes=settings["max_zip_bytes"])

@@ -1,0 +1,95 @@
+"""Remote content in a message's pipeline (openmarket-mms-send.txt, Content Caching): fetch
+each linked part, store the bytes, and decide what follows: the planned reports, or a Rejected
+report that says why. Asynchronous after the 202 by default, or before it (``mode: sync``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from fakemms.clock import Clock
+from fakemms.models import Message
+from fakemms.remote import FetchResult, RemoteFetcher
+from fakemms.scenario import ReportPlan
+from fakemms.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_RECORDS = 1000  # fetch records kept in the store
+
+
+def needs_fetch(message: Message) -> bool:
+    return any(p.remote_url and not p.data for p in message.parts)
+
+
+def rejection(error: str | None) -> ReportPlan:
+    """The report of a message whose content could not be fetched (outcomeId 9: Rejected)."""
+    return ReportPlan(status="Rejected", offset=0.0, outcome_id=9,
+                      description=f"Remote content could not be fetched: {error}")
+
+
+class RemoteContent:
+    def __init__(self, store: Store, clock: Clock, settings: dict[str, Any]) -> None:
+        self.store = store
+        self.mode: str = settings["mode"]
+        self.fetcher = RemoteFetcher(
+            clock, timeout=(settings["connect_timeout"], settings["read_timeout"]),
+            total_timeout=settings["total_timeout"], max_bytes=settings["max_bytes"],
+            allowed_hosts=settings["allowed_hosts"], default_ttl=settings["default_ttl"],
+            on_fetch=self._record)
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fakemms-fetch")
+        self._pending: set[Future] = set()
+        self._lock = threading.Lock()
+
+    def then(self, message: Message, plans: list[ReportPlan],
+             schedule: Callable[[Message, list[ReportPlan]], None]) -> None:
+        """Fetch the message's remote parts, then ``schedule`` its reports (or a rejection)."""
+        if self.mode == "sync":
+            self._fetch(message, plans, schedule)
+            return
+        future = self._pool.submit(self._fetch, message, plans, schedule)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+
+    def _fetch(self, message: Message, plans: list[ReportPlan],
+               schedule: Callable[[Message, list[ReportPlan]], None]) -> None:
+        for part in message.parts:
+            if not part.remote_url or part.data:
+                continue
+            result = self.fetcher.fetch(part.remote_url)
+            with self.store.lock:
+                message.extra.setdefault("fetches", []).append(result.to_dict())
+            if not result.ok:
+                schedule(message, [rejection(result.error)])
+                return
+            with self.store.lock:
+                part.data = result.data
+                part.content_type = result.content_type or part.content_type
+        schedule(message, plans)
+
+    def _done(self, future: Future) -> None:
+        with self._lock:
+            self._pending.discard(future)
+        if future.exception() is not None:
+            log.error("remote content fetch failed", exc_info=future.exception())
+
+    def _record(self, result: FetchResult) -> None:
+        with self.store.lock:
+            self.store.fetches.append(result.to_dict())
+            del self.store.fetches[:-MAX_RECORDS]
+        self.store.publish("fetch", {"url": result.url, "status": result.status,
+                                     "cached": result.cached, "error": result.error})
+
+    def wait(self, timeout: float = 60.0) -> None:
+        """Let fetches under way finish (virtual-clock advances use this)."""
+        with self._lock:
+            pending = set(self._pending)
+        if pending:
+            wait(pending, timeout=timeout)
+
+    def reset(self) -> None:
+        self.fetcher.reset()
