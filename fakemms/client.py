@@ -525,15 +525,9 @@ class Client:
         return list(reversed(found))
 
     def _message_misses(self, filters: dict[str, Any]) -> str:
-        scope = f" in account {filters['account']!r}" if filters.get("account") else ""
         arrived = self.list_messages(account=filters.get("account"), limit=NEAR_MISSES)
-        if not arrived:
-            return f"No message arrived{scope}."
-        lines = [f"What did arrive{scope} (newest first, at most {NEAR_MISSES}):"]
-        for m in arrived:
-            differs = _message_mismatches(m, filters)
-            lines.append(f"  {m.line()}" + (f"  [{'; '.join(differs)}]" if differs else ""))
-        return "\n".join(lines)
+        return _near_misses(arrived, filters, _message_mismatches, "No message arrived",
+                            "What did arrive")
 
     def wait_for_callback(self, *, id: str | None = None, message_id: str | None = None,
                           kind: str | None = None, state: str | None = None,
@@ -576,15 +570,9 @@ class Client:
         return [c for c in callbacks if not _callback_mismatches(c, filters)]
 
     def _callback_misses(self, filters: dict[str, Any]) -> str:
-        scope = f" in account {filters['account']!r}" if filters.get("account") else ""
         arrived = self.list_callbacks(account=filters.get("account"))[:NEAR_MISSES]
-        if not arrived:
-            return f"No callback was made{scope}."
-        lines = [f"Callbacks{scope} (newest first, at most {NEAR_MISSES}):"]
-        for c in arrived:
-            differs = _callback_mismatches(c, filters)
-            lines.append(f"  {c.line()}" + (f"  [{'; '.join(differs)}]" if differs else ""))
-        return "\n".join(lines)
+        return _near_misses(arrived, filters, _callback_mismatches, "No callback was made",
+                            "Callbacks")
 
     def wait_for_report(self, *, message_id: str | None = None, status: str | None = None,
                         account: Any = UNSET, number: str | None = None,
@@ -861,3 +849,15 @@ def _callback_mismatches(c: Callback, f: Mapping[str, Any]) -> list[str]:
         out.append("not attempted yet")
     return out
 
+
+def _near_misses(arrived: list, filters: dict[str, Any], mismatches: Any, empty: str,
+                 heading: str) -> str:
+    """What did arrive, each with why it did not match: a failing wait explains itself."""
+    scope = f" in account {filters['account']!r}" if filters.get("account") else ""
+    if not arrived:
+        return f"{empty}{scope}."
+    lines = [f"{heading}{scope} (newest first, at most {NEAR_MISSES}):"]
+    for item in arrived:
+        differs = mismatches(item, filters)
+        lines.append(f"  {item.line()}" + (f"  [{'; '.join(differs)}]" if differs else ""))
+    return "\n".join(lines)
