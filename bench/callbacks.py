@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import threading
 import time
 from pathlib import Path
 
+import _common  # bench/ is on sys.path when a benchmark runs as a script
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,11 +163,8 @@ def virtual_round_trip(n: int) -> dict[str, float]:
 
 
 def main() -> None:
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "unknown")
-    print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
-          f"{time.strftime('%Y-%m-%d %H:%M %Z')}")
+    m = _common.machine()
+    print(f"machine: {m['nproc']} cores, {m['cpu']}, Python {m['python']}, {m['date']}")
     seconds = float(os.environ.get("BENCH_SECONDS", "4"))
     print("\n1. lateness (ms), real clock")
     print(f"{'rate/s':>7} {'fired p50':>10} {'fired p99':>10} {'recv p50':>9} {'recv p99':>9} "

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -31,6 +30,8 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+import _common  # bench/ is on sys.path when a benchmark runs as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 N_TESTS = int(os.environ.get("BENCH_TESTS", "300"))
@@ -96,16 +97,8 @@ def pytest_sessionfinish(session):
 
 
 def machine() -> str:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
-            f"{time.strftime('%Y-%m-%d')}")
+    m = _common.machine()
+    return f"{m['nproc']} cores, {m['cpu']}, Python {m['python']}, {m['date'][:10]}"
 
 
 def median(values: list[float]) -> float:
