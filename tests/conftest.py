@@ -14,8 +14,10 @@ import requests
 from fakemms.app import create_app
 from fakemms.server import ServerThread
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DATA = Path(__file__).parent / "data"
+# Copies of ../shared/fixtures and ../shared/reference (tests/data/README.md names the sources):
+# the repository stands alone.
+SHARED = DATA
 
 ACCOUNT = {
     "username": "acme",

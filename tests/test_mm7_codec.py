@@ -1,4 +1,4 @@
-"""The MM7 codec on every real-world sample in ../shared/fixtures/mm7/, the provider document's
+"""The MM7 codec on every real-world sample in tests/data/fixtures/mm7/, the provider document's
 example, our own callbacks round-tripped, hostile XML, and each status code the codec raises."""
 
 from __future__ import annotations
@@ -6,15 +6,14 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from conftest import SHARED
 
 from fakemms.errors import FakeMmsError
 from fakemms.models import Part
 from fakemms.protocols.mm7 import codec
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FIXTURES = SHARED / "fixtures" / "mm7"
 NS = "http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/"
 NS14 = NS + "REL-6-MM7-1-4"

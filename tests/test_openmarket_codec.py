@@ -21,8 +21,6 @@ def document_example(remote_url: str | None = None) -> bytes:
     """The send document's example request body, laid out as its own rule asks: a blank line
     above each --mimeboundary. The page's non-breaking spaces (an HTML artefact) become spaces;
     nothing else changes (remote links still sit right under their headers, as printed)."""
-    if not SEND_DOC.exists():
-        pytest.skip(f"{SEND_DOC} is not available")
     text = SEND_DOC.read_text(encoding="utf-8")
     start = text.index("--mimeboundary\nContent-Type: application/json")
     end = text.index("--mimeboundary--", start) + len("--mimeboundary--")
