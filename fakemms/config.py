@@ -78,6 +78,7 @@ SCHEMA: dict[str, Any] = {
         },
         "host": {"type": "string"},
         "port": {"type": "integer", "minimum": 0, "maximum": 65535},
+        "shutdown_timeout": {"type": "number", "minimum": 0, "maximum": 300},
         "clock": {"enum": ["real", "virtual"]},
         "seed": {"type": ["integer", "null"]},
         "strict_mime": {"type": "boolean"},
@@ -164,6 +165,8 @@ DEFAULTS: dict[str, Any] = {
     ],
     "host": "127.0.0.1",
     "port": 8025,
+    # fakemms serve on SIGTERM/SIGINT: requests and callback attempts in flight get this long
+    "shutdown_timeout": 5.0,
     "clock": "real",
     "seed": None,
     "strict_mime": True,

@@ -22,7 +22,7 @@ from fakemms.client import (
     Report,
     WaitTimeout,
 )
-from fakemms.receiver import AppReceiver
+from fakemms.testing.receiver import AppReceiver
 
 ROOT = Path(__file__).resolve().parents[1]
 
