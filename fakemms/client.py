@@ -22,6 +22,9 @@ import base64
 import json
 import mimetypes
 import os
+import queue
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
@@ -677,18 +680,28 @@ class Client:
 class EventStream:
     """One open ``GET /_fakemms/api/events``: the server has subscribed it once the
     constructor returns. ``next(deadline)`` gives the next event, or None when the deadline
-    passes or the stream ends (``ended``)."""
+    passes or the stream ends (``ended``).
+
+    A reader thread takes the chunks off the connection into a queue, so ``next`` waits on
+    the queue with the caller's deadline and the connection keeps its plain documented
+    timeouts: a read timeout of a few keep-alive intervals (the server sends one every 2 s)
+    tells a dead server from a quiet one."""
+
+    READ_TIMEOUT = 10.0
 
     def __init__(self, client: Client, since: int | None = None) -> None:
         self._response = client._request(
             "GET", "/_fakemms/api/events", params={"since": since} if since is not None
-            else None, stream=True, timeout=(client.timeout, None))
-        self._chunks = self._response.iter_content(chunk_size=None)
+            else None, stream=True, timeout=(client.timeout, self.READ_TIMEOUT))
+        self._chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._closed = threading.Event()
         self._buffer = b""
         self._data: list[str] = []
         self.last_seq = since
         self.ended = False
-        self._dead = False
+        self._reader = threading.Thread(target=self._read, name="fakemms-client-events",
+                                        daemon=True)
+        self._reader.start()
 
     def __enter__(self) -> EventStream:
         return self
@@ -697,17 +710,29 @@ class EventStream:
         self.close()
 
     def close(self) -> None:
+        """Stop reading and join the reader: shutting the connection's socket down wakes a
+        read under way (closing the response alone would wait for the next chunk)."""
+        self._closed.set()
+        connection = getattr(self._response.raw, "connection", None)  # urllib3's, public
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._reader.join(5)
         self._response.close()
 
-    def _socket(self) -> Any:
-        """The stream's socket (to bound each read by the deadline): urllib3 hands it to
-        http.client's response, whose file reads through ``SocketIO``."""
-        raw = self._response.raw
-        sock = getattr(getattr(raw, "connection", None), "sock", None)
-        if sock is None:
-            fp = getattr(getattr(raw, "_fp", None), "fp", None)
-            sock = getattr(getattr(fp, "raw", None), "_sock", None)
-        return sock
+    def _read(self) -> None:
+        try:
+            for chunk in self._response.iter_content(chunk_size=None):
+                if self._closed.is_set():
+                    break
+                self._chunks.put(chunk)
+        except Exception:  # the server went away, or the stream was closed under the reader
+            pass  # (http.client then fails in ways of its own); either way the stream ended
+        finally:
+            self._chunks.put(None)
 
     def _pop(self) -> Event | None:
         while True:
@@ -732,26 +757,17 @@ class EventStream:
             event = self._pop()
             if event is not None:
                 return event
-            if self._dead or self.ended:
+            if self.ended:
                 return None
-            sock = self._socket()
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                if sock is not None:
-                    sock.settimeout(left)
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return None
             try:
-                chunk = next(self._chunks)
-            except StopIteration:
-                self.ended = True
-                return None
-            except (requests.RequestException, OSError):
-                # a read timed out at the deadline (the stream cannot be read after that),
-                # or the server went away
-                self._dead = True
-                if deadline is None or time.monotonic() < deadline:
-                    self.ended = True
+                chunk = self._chunks.get(timeout=left)
+            except queue.Empty:
+                return None  # the deadline passed
+            if chunk is None:
+                self.ended = True  # the stream ended: the server closed it or went away
                 return None
             self._buffer += chunk
 
