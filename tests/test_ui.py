@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,17 @@ def test_an_mt_appears_in_the_list_without_a_reload(fake: Fake, open_page: Calla
     expect(row).to_contain_text("12515550130")
     assert page.evaluate("window.notReloaded") is True
     expect(page.locator("#messages .count")).to_have_text("1 message.")
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+def test_the_empty_list_offers_a_command_that_sends_an_mt(
+        fake: Fake, open_page: Callable) -> None:
+    page = open_page()
+    page.goto(fake.url + "/")
+    command = page.locator("pre.try").inner_text()
+    sent = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=10)
+    assert '"mtId"' in sent.stdout, sent.stderr
+    expect(page.locator("table.messages tbody tr")).to_contain_text("Hello")
 
 
 def test_the_list_reads_and_filters_without_javascript(fake: Fake, open_page: Callable) -> None:

@@ -61,6 +61,12 @@ def callbacks(callback_ids: list[str]) -> list[dict[str, Any]]:
     return [c.to_dict() for c in found]
 
 
+def raw_request(message_id: str) -> str | None:
+    """The request that created the message, as received. The store keeps none today; the
+    message page shows it once this returns it."""
+    return None
+
+
 def clock() -> dict[str, Any]:
     be = _backend()
     return {**be.clock.describe(), "pending_jobs": len(be.scheduler.pending())}
@@ -72,6 +78,16 @@ def accounts() -> list[dict[str, Any]]:
 
 def scenarios() -> list[dict[str, Any]]:
     return [s.to_dict() for s in _backend().engine.scenarios]
+
+
+def sample_sender() -> dict[str, str] | None:
+    """The first account with an MT configuration, for the list's "try it" command (its
+    password is no secret: the control API's account listing gives it too)."""
+    for a in _backend().store.accounts.values():
+        if a.mt_configs:
+            return {"username": a.username, "password": a.password,
+                    "mt_config": next(iter(a.mt_configs))}
+    return None
 
 
 def account_names() -> list[str]:

@@ -46,6 +46,15 @@ def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+@bp.app_template_filter("when")
+def _when(value: str | None, precise: bool = False) -> str:
+    """``2026-01-02T03:04:05.678+00:00`` as ``2026-01-02 03:04:05(.678) UTC``."""
+    if not value:
+        return ""
+    stamp = value.replace("T", " ")
+    return (stamp[:23] if precise and "." in stamp[:20] else stamp[:19]) + " UTC"
+
+
 def _filters() -> dict[str, str]:
     return {k: request.args[k].strip() for k in FILTERS if request.args.get(k, "").strip()}
 
@@ -56,7 +65,8 @@ def index() -> str:
     total, rows = data.messages(filters, LIST_LIMIT)
     return render_template(
         "index.html", rows=rows, total=total, filters=filters, accounts=data.account_names(),
-        statuses=MESSAGE_STATUSES, interfaces=INTERFACES, clock=data.clock())
+        statuses=MESSAGE_STATUSES, interfaces=INTERFACES, clock=data.clock(),
+        sample=data.sample_sender() if not rows else None)
 
 
 @bp.get("/_fakemms", strict_slashes=False)
@@ -73,6 +83,7 @@ def message(message_id: str) -> tuple[str, int] | str:
     return render_template(
         "message.html", m=found, views=[view_part(i, p) for i, p in enumerate(parts)],
         show=presentation(parts), callbacks=data.callbacks(found["callback_ids"]),
+        raw_request=data.raw_request(found["id"]),
         statuses=STATUSES, clock=data.clock())
 
 
