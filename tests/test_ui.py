@@ -159,7 +159,8 @@ def test_the_message_page_shows_the_image_decoded_and_the_text(
     message_id = send_mt(fake, parts=[
         ({"Content-Type": "image/png", "Content-Id": "photo.png"}, png(40, 30)),
         ({"Content-Type": "text/plain; charset=iso-8859-1", "Content-Id": "text.txt"},
-         "Ça marche: <b>not bold</b>".encode("latin-1"))])
+         "Ça marche: <b>not bold</b>".encode("latin-1")),
+        ({"Content-Type": "image/jpeg", "Content-Id": "broken.jpg"}, b"not a jpeg")])
     page = open_page()
     page.goto(f"{fake.url}/_fakemms/ui/messages/{message_id}")
     image = page.locator("#part-0 img")
@@ -167,6 +168,7 @@ def test_the_message_page_shows_the_image_decoded_and_the_text(
     page.wait_for_function("document.querySelector('#part-0 img').complete")
     assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [40, 30]
     expect(page.locator("#part-1 pre")).to_have_text("Ça marche: <b>not bold</b>")
+    expect(page.locator("#part-2")).to_contain_text("this image does not decode")
     expect(page.locator("h1")).to_contain_text(message_id)
     expect(page.locator("#fields")).to_contain_text("config1")
 
@@ -253,8 +255,18 @@ def test_controls_change_an_account_load_a_scenario_and_reset(
     expect(page.locator("#scenarios")).to_contain_text("all-rejected")
     assert [s["name"] for s in fake.get("/_fakemms/api/scenarios").json()["scenarios"]] == [
         "all-rejected"]
+    page.get_by_label("Scenario (YAML)").fill("name: quiet\nrules: []\n")
+    page.get_by_role("button", name="Switch to it (replace all)").click()
+    expect(page.locator("#scenarios")).not_to_contain_text("all-rejected")
+    expect(page.locator("#scenarios")).to_contain_text("quiet")
     page.get_by_role("button", name="Clear all").click()
     expect(page.locator("#scenarios")).to_contain_text("No scenario loaded")
+
+    page.get_by_role("button", name="Pause").click()
+    expect(page.locator("#clock-state")).to_contain_text("Clock paused at")
+    assert fake.get("/_fakemms/api/clock").json()["paused"] is True
+    page.get_by_role("button", name="Resume").click()
+    expect(page.locator("#clock-state")).to_contain_text("Clock: real time")
 
     page.accept_dialogs = True
     page.get_by_role("button", name="Reset").click()
@@ -280,19 +292,24 @@ def test_hostile_subjects_and_parts_never_run(
             f'<img src=x onerror="fetch(\'{beacon}\')"><b>bold</b>').encode()
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" onload="fetch(\'{beacon}\')">'
            f'<script>fetch("{beacon}")</script><rect width="9" height="9"/></svg>').encode()
+    smil = (b'<smil><body><par><img src="javascript:alert(1)"/><text src="cid:page.html"/>'
+            b'</par></body></smil>')
     message_id = send_mt(fake, subject=subject, parts=[
-        ({"Content-Type": "text/html", "Content-Id": "<x onerror=alert(1)>.html"}, html),
-        ({"Content-Type": "image/svg+xml", "Content-Id": "pic.svg"}, svg)])
+        ({"Content-Type": "text/html", "Content-Id": "page.html"}, html),
+        ({"Content-Type": "image/svg+xml", "Content-Id": '"><script>alert(1)</script>'}, svg),
+        ({"Content-Type": "application/smil", "Content-Id": "presentation"}, smil)])
     page = open_page()
     page.goto(fake.url + "/")
     expect(page.locator("td.subject")).to_contain_text("<script>fetch(")
     page.goto(f"{fake.url}/_fakemms/ui/messages/{message_id}", wait_until="load")
     expect(page.locator(".subject-line")).to_have_text(subject)
-    expect(page.locator("iframe[sandbox]")).to_have_count(2)
+    expect(page.locator("#part-1 header")).to_contain_text('"><script>alert(1)</script>')
+    expect(page.locator(".slides")).to_contain_text("javascript:alert(1), which the message")
+    expect(page.locator("iframe[sandbox]")).to_have_count(3)  # the HTML twice (slide, part)
+    assert page.evaluate("window.pwned") is None
     for index in (0, 1):  # a part opened on its own is sandboxed too
         page.goto(f"{fake.url}/_fakemms/ui/messages/{message_id}/parts/{index}",
                   wait_until="load")
-    assert page.evaluate("window.pwned") is None
     assert page.dialogs == []
     # the fetches above would have reached the receiver first had anything run
     assert receiver.received == []

@@ -202,4 +202,14 @@ document.addEventListener("change", async (event) => {
   document.getElementById(input.dataset.fills).value = await readFile(input.files[0], true);
 });
 
+// An image part that does not decode says so (a handset would show a broken picture).
+document.addEventListener("error", (event) => {
+  const img = event.target;
+  if (!(img instanceof HTMLImageElement) || !img.classList.contains("part-image")) return;
+  const note = document.createElement("p");
+  note.className = "warn";
+  note.textContent = "this image does not decode";
+  img.replaceWith(note);
+}, true);
+
 listen();
