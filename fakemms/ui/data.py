@@ -68,8 +68,11 @@ def raw_request(message_id: str) -> str | None:
 
 
 def clock() -> dict[str, Any]:
+    """The clock, and how many scheduled jobs wait for it (reports among them, by job name)."""
     be = _backend()
-    return {**be.clock.describe(), "pending_jobs": len(be.scheduler.pending())}
+    pending = be.scheduler.pending()
+    reports = sum(1 for job in pending if job.name.startswith("report "))
+    return {**be.clock.describe(), "pending_jobs": len(pending), "pending_reports": reports}
 
 
 def accounts() -> list[dict[str, Any]]:

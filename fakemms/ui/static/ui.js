@@ -203,13 +203,19 @@ document.addEventListener("change", async (event) => {
 });
 
 // An image part that does not decode says so (a handset would show a broken picture).
-document.addEventListener("error", (event) => {
-  const img = event.target;
-  if (!(img instanceof HTMLImageElement) || !img.classList.contains("part-image")) return;
+function broken(img) {
   const note = document.createElement("p");
   note.className = "warn";
   note.textContent = "this image does not decode";
   img.replaceWith(note);
+}
+document.addEventListener("error", (event) => {
+  if (event.target instanceof HTMLImageElement && event.target.classList.contains("part-image")) {
+    broken(event.target);
+  }
 }, true);
+for (const img of document.querySelectorAll("img.part-image")) {  // failed before this ran
+  if (img.complete && img.naturalWidth === 0) broken(img);
+}
 
 listen();
