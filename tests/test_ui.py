@@ -170,6 +170,8 @@ def test_the_message_page_shows_the_image_decoded_and_the_text(
     expect(page.locator("#part-2")).to_contain_text("this image does not decode")
     expect(page.locator("h1")).to_contain_text(message_id)
     expect(page.locator("#fields")).to_contain_text("config1")
+    page.goto(f"{fake.url}/_fakemms/ui/messages/latest")  # the page of one message, by id
+    assert page.url.endswith(f"/_fakemms/ui/messages/{message_id}")
 
 
 def test_a_smil_presentation_is_laid_out_as_slides(fake: Fake, open_page: Callable) -> None:
@@ -233,6 +235,12 @@ def test_an_mo_from_the_form_reaches_the_application(
     page.locator("#result a").click()
     expect(page.locator("#part-1 img")).to_be_visible()
     expect(page.locator("#callbacks .attempt")).to_contain_text("success")
+    # another format than the account's: an MM7 DeliverReq
+    page.get_by_role("link", name="MO", exact=True).click()
+    page.get_by_label("Format").select_option("mm7-6.8.0")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#result")).to_contain_text("sent")
+    assert b"DeliverReq" in receiver.wait_for(2)[1].body
 
 
 def test_controls_change_an_account_load_a_scenario_and_reset(

@@ -6,8 +6,10 @@ import json
 import re
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
+from fakemms.config import MO_FORMATS
 from fakemms.protocols.mm7.smil import media_type_of
 from fakemms.scenario.schema import STATUSES
 from fakemms.ui import data
@@ -75,10 +77,12 @@ def home() -> str:
 
 
 @bp.get("/_fakemms/ui/messages/<message_id>")
-def message(message_id: str) -> tuple[str, int] | str:
+def message(message_id: str) -> tuple[str, int] | str | BaseResponse:
     found = data.message(message_id)
     if found is None:
         return render_template("missing.html", message_id=message_id, clock=data.clock()), 404
+    if found["id"] != message_id:  # "latest": the page follows one message, by its id
+        return redirect(url_for("ui.message", message_id=found["id"]))
     parts = data.parts(found["id"])
     return render_template(
         "message.html", m=found, views=[view_part(i, p) for i, p in enumerate(parts)],
@@ -108,7 +112,8 @@ def part(message_id: str, index: int) -> Response:
 
 @bp.get("/_fakemms/ui/mo")
 def mo_form() -> str:
-    return render_template("mo.html", accounts=data.account_names(), clock=data.clock())
+    return render_template("mo.html", accounts=data.account_names(), formats=MO_FORMATS,
+                           clock=data.clock())
 
 
 @bp.get("/_fakemms/ui/controls")

@@ -83,6 +83,7 @@ async function moBody(form) {
   const body = {account: f.account.value, destination: f.destination.value.trim()};
   if (f.source.value.trim()) body.source = f.source.value.trim();
   if (f.subject.value !== "") body.subject = f.subject.value;
+  if (f.format.value) body.format = f.format.value;
   const parts = [];
   if (f.text.value !== "") parts.push({content_type: "text/plain; charset=utf-8", text: f.text.value, content_id: "text.txt"});
   for (const file of f.attachment.files) {
