@@ -19,6 +19,9 @@ import pytest
 import requests
 from conftest import ACCOUNT, PNG_1PX, Fake, om_body
 
+from fakemms.models import Part
+from fakemms.ui.present import charset_of, presentation
+
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
 except ImportError:  # pragma: no cover - the test extra installs it
@@ -397,3 +400,26 @@ def test_screenshots_of_the_main_pages(make_fake: Callable, receiver: Any,
         live(page)
         page.screenshot(path=str(out / f"{name}.png"), full_page=name == "message")
         assert (out / f"{name}.png").stat().st_size > 10_000
+
+
+# --- how parts are presented (no browser) -----------------------------------------------------
+def test_a_smil_that_does_not_parse_or_declares_entities_is_reported_not_expanded() -> None:
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE smil [<!ENTITY a "aaaaaaaaaa">]>'
+            b"<smil><body><par><text src='&a;'/></par></body></smil>")
+    shown = presentation([Part("application/smil", bomb, "presentation")])
+    assert shown is not None and shown.slides == []
+    assert shown.error.startswith("the SMIL does not parse")
+    assert presentation([Part("text/plain", b"no smil here", "t.txt")]) is None
+
+
+def test_slides_find_parts_by_content_id_or_filename_and_text_by_its_charset() -> None:
+    smil = (b'<smil><body><par dur="2s"><img src="pic.gif"/><text src="cid:&lt;t&gt;"/></par>'
+            b"</body></smil>")
+    parts = [Part("application/smil", smil, "s"), Part("image/gif", b"GIF89a", None,
+                                                       filename="pic.gif"),
+             Part('text/plain; charset="windows-1252"', "caf\u00e9".encode("cp1252"), "<t>")]
+    slide = presentation(parts).slides[0]
+    assert [(i.element, i.part.index, i.part.kind) for i in slide.items] == [
+        ("img", 1, "image"), ("text", 2, "text")]
+    assert slide.items[1].part.text == "caf\u00e9"
+    assert charset_of("text/plain; charset=no-such-charset") == "utf-8"

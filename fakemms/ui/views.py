@@ -18,7 +18,7 @@ from fakemms.ui.present import charset_of, presentation, view_part
 bp = Blueprint("ui", __name__, template_folder="templates", static_folder="static",
                static_url_path="/_fakemms/ui/static")
 
-LIST_LIMIT = 200  # rows on the list page; the control API pages through the rest
+LIST_LIMIT = 200  # rows on the list page; filters (or the control API) reach older ones
 FILTERS = ("account", "number", "status", "direction", "interface")
 INTERFACES = ("openmarket", "mm7", "legacy")
 # every status a message can show: as accepted or received, then its latest report's
