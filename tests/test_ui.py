@@ -104,6 +104,7 @@ def test_an_mt_appears_in_the_list_without_a_reload(fake: Fake, open_page: Calla
     row = page.locator(f'tr[data-id="{message_id}"]')
     expect(row).to_contain_text("Live one")
     expect(row).to_contain_text("12515550130")
+    expect(row).to_have_class("new")  # highlighted as it arrives
     assert page.evaluate("window.notReloaded") is True
     expect(page.locator("#messages .count")).to_have_text("1 message.")
 
@@ -213,6 +214,31 @@ def test_a_report_sent_from_the_page_reaches_the_application(
     dlr = receiver.wait_for(1)[0]
     assert dlr.path == "/dlr" and b"Rejected" in dlr.body
     expect(page.locator("#callbacks .attempt")).to_contain_text("success")
+
+
+def test_the_callback_timeline_shows_each_attempt_and_the_applications_answer(
+        make_fake: Callable, receiver: Any, open_page: Callable) -> None:
+    fake = make_fake({**account(receiver), "clock": "virtual"})
+    answers = iter([(500, b"database is down"), (200, b"")])
+    receiver.answer = lambda r: next(answers)
+    message_id = send_mt(fake)
+    fake.post("/_fakemms/api/clock/advance", json={"duration": "1s"})  # the report; retry in 15 s
+    page = open_page()
+    page.goto(f"{fake.url}/_fakemms/ui/messages/{message_id}")
+    first = page.locator("#callbacks .attempt").first
+    expect(first).to_contain_text("attempt 1 → rejected, HTTP 500")
+    expect(first).to_contain_text(" ms")
+    first.get_by_text("the application's answer").click()
+    expect(first.locator("pre")).to_have_text("database is down")
+    expect(page.locator("#callbacks .state")).to_have_text("retrying")
+    expect(page.locator("#callbacks header")).to_contain_text("next attempt")
+    live(page)
+    page.get_by_label("Advance by").fill("1h")
+    page.get_by_role("button", name="Advance").click()
+    expect(page.locator("#callbacks .attempt").nth(1)).to_contain_text(
+        "attempt 2 → success, HTTP 200")
+    expect(page.locator("#callbacks .state")).to_have_text("delivered")
+    assert len(receiver.wait_for(2)) == 2
 
 
 # --- actions ---------------------------------------------------------------------------------

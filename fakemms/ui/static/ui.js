@@ -125,7 +125,13 @@ async function refresh() {
       const doc = new DOMParser().parseFromString(await response.text(), "text/html");
       for (const fresh of doc.querySelectorAll("[data-live][id]")) {
         const old = document.getElementById(fresh.id);
-        if (old) old.replaceWith(document.importNode(fresh, true));
+        if (!old) continue;
+        const seen = new Set([...old.querySelectorAll("[data-id]")].map((e) => e.dataset.id));
+        const node = document.importNode(fresh, true);
+        for (const row of node.querySelectorAll("[data-id]")) {
+          if (!seen.has(row.dataset.id)) row.classList.add("new");  // what just arrived
+        }
+        old.replaceWith(node);
       }
       if (response.status === 404) say("This message is gone (a reset, or evicted).", false);
     } catch (e) {
