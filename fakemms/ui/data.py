@@ -38,19 +38,16 @@ def message(message_id: str) -> dict[str, Any] | None:
     return None if found is None else found.to_dict()
 
 
-def part(message_id: str, index: int) -> PartBytes | None:
-    found = _backend().store.get_message(message_id)
-    if found is None or not 0 <= index < len(found.parts):
-        return None
-    p = found.parts[index]
-    return PartBytes(p.content_type, p.data, p.content_id, p.filename)
-
-
 def parts(message_id: str) -> list[PartBytes]:
     found = _backend().store.get_message(message_id)
     if found is None:
         return []
     return [PartBytes(p.content_type, p.data, p.content_id, p.filename) for p in found.parts]
+
+
+def part(message_id: str, index: int) -> PartBytes | None:
+    found = parts(message_id)
+    return found[index] if 0 <= index < len(found) else None
 
 
 def callbacks(callback_ids: list[str]) -> list[dict[str, Any]]:
