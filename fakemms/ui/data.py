@@ -29,13 +29,11 @@ class PartBytes:
 
 def messages(filters: dict[str, str], limit: int) -> tuple[int, list[dict[str, Any]]]:
     """How many messages match the filters, and the newest ``limit`` of them (summaries)."""
-    found = _backend().store.list_messages(**filters)
-    return len(found), [m.summary() for m in found[:limit]]
+    return _backend().store.summaries(limit, **filters)
 
 
 def message(message_id: str) -> dict[str, Any] | None:
-    found = _backend().store.get_message(message_id)
-    return None if found is None else found.to_dict()
+    return _backend().store.message_dict(message_id)
 
 
 def parts(message_id: str) -> list[PartBytes]:
@@ -53,9 +51,8 @@ def part(message_id: str, index: int) -> PartBytes | None:
 def callbacks(callback_ids: list[str]) -> list[dict[str, Any]]:
     """The callbacks (with every attempt) of a message, oldest first."""
     store = _backend().store
-    with store.lock:
-        found = [store.callbacks[c] for c in callback_ids if c in store.callbacks]
-    return [c.to_dict() for c in found]
+    found = (store.callback_dict(c) for c in callback_ids)
+    return [c for c in found if c is not None]
 
 
 def raw_request(message_id: str) -> str | None:
@@ -73,7 +70,7 @@ def clock() -> dict[str, Any]:
 
 
 def accounts() -> list[dict[str, Any]]:
-    return [a.to_dict(secrets=False) for a in _backend().store.accounts.values()]
+    return [a.to_dict(secrets=False) for a in _backend().store.accounts()]
 
 
 def scenarios() -> list[dict[str, Any]]:
@@ -83,7 +80,7 @@ def scenarios() -> list[dict[str, Any]]:
 def sample_sender() -> dict[str, str] | None:
     """The first account with an MT configuration, for the list's "try it" command (its
     password is no secret: the control API's account listing gives it too)."""
-    for a in _backend().store.accounts.values():
+    for a in _backend().store.accounts():
         if a.mt_configs:
             return {"username": a.username, "password": a.password,
                     "mt_config": next(iter(a.mt_configs))}
@@ -91,7 +88,7 @@ def sample_sender() -> dict[str, str] | None:
 
 
 def account_names() -> list[str]:
-    return sorted(_backend().store.accounts)
+    return sorted(a.username for a in _backend().store.accounts())
 
 
 def openapi() -> dict[str, Any]:
