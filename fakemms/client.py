@@ -129,6 +129,7 @@ class Client:
 
     # --- lifecycle --------------------------------------------------------------------------
     def close(self) -> None:
+        """Close the HTTP session's connections (when the client made the session)."""
         if self._owns_session:
             self._http.close()
 
@@ -173,10 +174,12 @@ class Client:
 
     @property
     def username(self) -> str:
+        """The username of the account this client sends as (see ``credentials``)."""
         return self.credentials[0]
 
     @property
     def password(self) -> str:
+        """The password of the account this client sends as (see ``credentials``)."""
         return self.credentials[1]
 
     # --- HTTP -------------------------------------------------------------------------------
@@ -327,6 +330,7 @@ class Client:
         return [Callback.from_dict(c) for c in data["callbacks"]]
 
     def get_callback(self, callback_id: str) -> Callback:
+        """One callback by id, with every attempt the fake made."""
         return Callback.from_dict(self._json("GET", f"/_fakemms/api/callbacks/{callback_id}"))
 
     def message_callbacks(self, message_id: str) -> list[Callback]:
@@ -341,6 +345,7 @@ class Client:
 
     # --- clock ------------------------------------------------------------------------------
     def get_clock(self) -> ClockState:
+        """The fake's clock: mode, paused, now."""
         return ClockState.from_dict(self._json("GET", "/_fakemms/api/clock"))
 
     def advance_clock(self, duration: float | str | timedelta) -> ClockState:
@@ -352,9 +357,11 @@ class Client:
                                                json_body={key: value}))
 
     def pause_clock(self) -> ClockState:
+        """Freeze the clock where it stands (a real clock keeps what advance added)."""
         return ClockState.from_dict(self._json("POST", "/_fakemms/api/clock/pause"))
 
     def resume_clock(self) -> ClockState:
+        """Let a paused clock run again from where it stood."""
         return ClockState.from_dict(self._json("POST", "/_fakemms/api/clock/resume"))
 
     def set_clock_mode(self, mode: str) -> ClockState:
@@ -364,6 +371,7 @@ class Client:
 
     # --- scenarios --------------------------------------------------------------------------
     def list_scenarios(self) -> list[dict[str, Any]]:
+        """The loaded scenarios, as dicts in the scenario file's shape."""
         return self._json("GET", "/_fakemms/api/scenarios")["scenarios"]
 
     def replace_scenarios(self, *scenarios: Any) -> list[dict[str, Any]]:
@@ -378,6 +386,7 @@ class Client:
                           json_body=[scenario_dict(s) for s in scenarios])["scenarios"]
 
     def clear_scenarios(self) -> None:
+        """Unload every scenario (``DELETE /_fakemms/api/scenarios``)."""
         self._json("DELETE", "/_fakemms/api/scenarios")
 
     def remove_scenario(self, name: str) -> list[dict[str, Any]]:
@@ -386,10 +395,12 @@ class Client:
 
     # --- accounts ---------------------------------------------------------------------------
     def list_accounts(self) -> list[Account]:
+        """Every account with its MT configurations, MO settings and limits."""
         return [Account.from_dict(a) for a in self._json("GET", "/_fakemms/api/accounts")[
             "accounts"]]
 
     def get_account(self, username: str) -> Account:
+        """One account with its MT configurations, MO settings and limits."""
         return Account.from_dict(self._json("GET", f"/_fakemms/api/accounts/{username}"))
 
     def create_account(self, account: Mapping[str, Any] | Account | None = None,
@@ -406,11 +417,13 @@ class Client:
                                              json_body=changes))
 
     def replace_account(self, username: str, account: Mapping[str, Any] | Account) -> Account:
+        """Replace an account whole (created when missing)."""
         data = account.to_dict() if isinstance(account, Account) else dict(account)
         return Account.from_dict(self._json("PUT", f"/_fakemms/api/accounts/{username}",
                                             json_body=data))
 
     def delete_account(self, username: str) -> None:
+        """Delete an account: the fake forgets its pending reports, MOs and retries."""
         self._json("DELETE", f"/_fakemms/api/accounts/{username}")
 
     def configure_callbacks(self, *, dlr_url: Any = UNSET, mo_url: Any = UNSET,
@@ -459,6 +472,7 @@ class Client:
     # --- waiting ----------------------------------------------------------------------------
     def _wait(self, what: str, check: Callable[[], T | None], triggers: frozenset[str],
               timeout: float, misses: Callable[[], str]) -> T:
+        __tracebackhide__ = True  # a failing test shows the message, not this
         deadline = time.monotonic() + timeout
         found: T | None = None
         since: int | None = None
@@ -488,6 +502,7 @@ class Client:
                          timeout: float = WAIT_TIMEOUT) -> Message:
         """The first message (oldest) matching every filter given, as soon as there is one
         (it may be there already). Raises ``WaitTimeout`` listing what did arrive."""
+        __tracebackhide__ = True  # a failing test shows the message, not this
         return self.wait_for_messages(1, id=id, direction=direction, account=account,
                                       number=number, status=status, interface=interface,
                                       timeout=timeout)[0]
@@ -498,6 +513,7 @@ class Client:
                           interface: str | None = None, timeout: float = WAIT_TIMEOUT
                           ) -> list[Message]:
         """The first ``count`` messages (oldest first) matching the filters."""
+        __tracebackhide__ = True  # a failing test shows the message, not this
         filters = {"id": id, "direction": direction, "account": self._account(account),
                    "number": number, "status": status, "interface": interface}
 
@@ -541,6 +557,7 @@ class Client:
         once, or that is in ``state`` (delivered, failed, retrying, ...) when given.
         ``kind`` report|mo (``direction`` mt|mo says the same); ``number``: the message's
         source or destination."""
+        __tracebackhide__ = True  # a failing test shows the message, not this
         if direction and not kind:
             kind = {"mt": "report", "mo": "mo"}.get(direction, direction)
         filters = {"id": id, "message_id": message_id, "kind": kind, "state": state,
@@ -582,6 +599,7 @@ class Client:
                         timeout: float = WAIT_TIMEOUT) -> Report:
         """The first delivery report (on the oldest MT first) matching the filters, as soon
         as the fake has recorded one. ``report.message_id`` names its message."""
+        __tracebackhide__ = True  # a failing test shows the message, not this
         filters = {"message_id": message_id, "status": status,
                    "account": self._account(account), "number": number}
 
@@ -634,6 +652,7 @@ class Client:
         success (what the callback's protocol calls success: OpenMarket HTTP 200, MM7 a
         StatusCode 1000 response, legacy 200 with a body) within ``within_ms``
         milliseconds. Waits up to ``timeout`` for the attempt; returns the callback."""
+        __tracebackhide__ = True  # a failing test shows the message, not this
         callback = self.wait_for_callback(id=id, message_id=message_id, kind=kind,
                                           account=account, number=number, timeout=timeout)
         first = callback.attempts[0]
@@ -656,6 +675,7 @@ class Client:
                            interface: str | None = None, within: float = 0.0) -> None:
         """No message matches the filters now (and, with ``within`` seconds, none arrives
         in that time: watched on the event stream)."""
+        __tracebackhide__ = True  # a failing test shows the message, not this
         filters = {"direction": direction, "account": self._account(account),
                    "number": number, "status": status, "interface": interface}
 

@@ -326,3 +326,31 @@ def test_receiver_answers_legacy_callbacks_as_the_gateway_wants(client_for, app_
     again = client.inject_mo(text="empty answer")
     with pytest.raises(AssertionError, match="not a success: attempt 1: rejected, HTTP 200"):
         client.assert_callback_acked(message_id=again.id)
+
+
+def test_public_surface_is_typed_documented_and_exported():
+    import inspect
+    from pathlib import Path
+
+    import fakemms
+    from fakemms.client import Client
+
+    assert "Client" in fakemms.__all__ and fakemms.Client is Client
+    assert (Path(fakemms.__file__).parent / "py.typed").exists()
+    undocumented = []
+    for name, member in inspect.getmembers(Client):
+        if name.startswith("_"):
+            continue
+        static = inspect.getattr_static(Client, name)
+        target = static.fget if isinstance(static, property) else member
+        if not (getattr(target, "__doc__", None) or "").strip():
+            undocumented.append(name)
+    assert undocumented == []
+
+
+def test_a_failed_wait_hides_the_clients_frames(client_for):
+    _, client = client_for()
+    with pytest.raises(WaitTimeout) as info:
+        client.wait_for_message(number="19999999999", timeout=0.3)
+    shown = [e for e in info.traceback if not e.ishidden(info)]
+    assert all("fakemms/client.py" not in str(e.path) for e in shown)
