@@ -60,7 +60,14 @@ def cmd_mo(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     """Send a delivery report for an MT now (or after a while on the fake's clock)."""
     with _client(args) as client:
-        report = client.send_report(args.message_id, args.status, outcome_id=args.outcome_id,
+        message_id = args.message_id
+        if message_id == "latest":  # reports are for MTs: the newest MT, not an MO after it
+            newest = client.list_messages(direction="mt", limit=1)
+            if not newest:
+                print("fakemms: no MT message yet to report on", file=sys.stderr)
+                return 1
+            message_id = newest[0].id
+        report = client.send_report(message_id, args.status, outcome_id=args.outcome_id,
                                     description=args.description, after=args.after)
         if report.scheduled_in is not None:
             print(f"report {report.status} for {report.message_id} in "

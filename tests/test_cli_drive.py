@@ -132,3 +132,14 @@ def test_server_refusals_are_one_line(served, tmp_path):
     assert done.returncode == 1
     assert done.stderr == f"fakemms: cannot read {tmp_path / 'missing.png'}: " \
                           f"No such file or directory\n"
+
+
+def test_report_latest_means_the_newest_mt_even_after_an_mo(served):
+    fake, client, _ = served
+    assert fakemms("report", "latest", "--status", "Expired", "--url", fake.url).stderr == \
+        "fakemms: no MT message yet to report on\n"
+    mt = str(fake.send(om_body()).json()["mtId"])
+    client.inject_mo(text="after the MT")
+    done = fakemms("report", "latest", "--status", "Expired", "--url", fake.url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == f"report Expired (outcomeId 6) for {mt}"
