@@ -25,11 +25,11 @@ from fakemms.config import (
     account_problems,
     validate,
 )
-from fakemms.content import RemoteContent, needs_fetch
 from fakemms.errors import ConfigError
 from fakemms.guards import Guards
 from fakemms.models import Account, Message, Part, Report
 from fakemms.protocols.mm7.tables import VERSION_NAMESPACES
+from fakemms.remote_content import RemoteContent, needs_fetch
 from fakemms.rng import Rng
 from fakemms.scenario import Decision, Engine, ReportPlan, Scenario, load_scenario
 from fakemms.scenario.loader import MoScript

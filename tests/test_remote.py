@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from fakemms.clock import Clock
-from fakemms.remote import FetchResult, RemoteFetcher, parse_cache_control
+from fakemms.remote_content import FetchResult, RemoteFetcher, parse_cache_control
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 

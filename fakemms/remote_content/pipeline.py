@@ -12,7 +12,7 @@ from typing import Any
 
 from fakemms.clock import Clock
 from fakemms.models import Message
-from fakemms.remote import FetchResult, RemoteFetcher
+from fakemms.remote_content.fetch import FetchResult, RemoteFetcher
 from fakemms.scenario import ReportPlan
 from fakemms.store import Store
 

@@ -41,7 +41,6 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -51,6 +50,7 @@ import urllib3.exceptions
 
 from fakemms.clock import Clock
 from fakemms.models import Part, iso
+from fakemms.remote_content.freshness import lifetime, parse_cache_control  # noqa: F401
 
 DEFAULT_TIMEOUT = (5.0, 10.0)
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
@@ -231,32 +231,8 @@ class RemoteFetcher:
         return result
 
     def freshness(self, headers: dict[str, str], fetched_at: float) -> float | None:
-        """Seconds the answer with these headers stays fresh; None when it must not be
-        reused (no-store, no-cache, or already stale)."""
-        h = {k.lower(): v for k, v in headers.items()}
-        directives = parse_cache_control(h.get("cache-control", ""))
-        if "no-store" in directives or "no-cache" in directives:
-            return None
-        if "cache-control" not in h and "no-cache" in h.get("pragma", "").lower():
-            return None
-        lifetime: float | None = None
-        for name in ("s-maxage", "max-age"):  # s-maxage first: the provider is a shared cache
-            if name in directives:
-                value = directives[name] or ""
-                lifetime = float(value) if value.isdigit() else 0.0
-                break
-        if lifetime is None and "expires" in h:
-            expires = _http_date(h["expires"])
-            date = _http_date(h.get("date", ""))
-            if expires is None:
-                lifetime = 0.0  # an invalid Expires (e.g. "0") means already expired
-            else:
-                lifetime = expires - (date if date is not None else fetched_at)
-        if lifetime is None:
-            lifetime = self.default_ttl
-        age = h.get("age", "").strip()
-        lifetime -= float(age) if age.isdigit() else 0.0
-        return lifetime if lifetime > 0 else None
+        """Seconds the answer with these headers stays fresh (freshness.lifetime)."""
+        return lifetime(headers, fetched_at, self.default_ttl)
 
     # --- origin ---------------------------------------------------------------------------
     def _from_origin(self, url: str, started: float) -> FetchResult:
@@ -374,24 +350,6 @@ class RemoteFetcher:
         if isinstance(exc, requests.exceptions.InvalidURL | ValueError):
             return f"not a valid URL ({exc})"
         return f"the fetch failed ({type(exc).__name__}: {exc})"
-
-
-def parse_cache_control(value: str) -> dict[str, str | None]:
-    """``max-age=60, no-cache`` -> {"max-age": "60", "no-cache": None}; names lower case."""
-    out: dict[str, str | None] = {}
-    for item in value.split(","):
-        name, sep, arg = item.strip().partition("=")
-        name = name.strip().lower()
-        if name:
-            out.setdefault(name, arg.strip().strip('"') if sep else None)
-    return out
-
-
-def _http_date(value: str) -> float | None:
-    try:
-        return parsedate_to_datetime(value.strip()).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
 
 
 def _header(headers: dict[str, str], name: str) -> str | None:
