@@ -86,6 +86,8 @@ def cmd_messages(args: argparse.Namespace) -> int:
     with _client(args) as client:
         filters = {"direction": args.direction, "account": args.account,
                    "number": args.number, "status": args.status}
+        # the stream resumes from here: nothing that happens after the list is missed
+        since = client.health().get("event_seq") if args.follow else None
         messages = client.list_messages(limit=args.limit, **filters)
         if args.json:
             print(json.dumps([_jsonable(m) for m in messages], indent=2))
@@ -96,17 +98,20 @@ def cmd_messages(args: argparse.Namespace) -> int:
                 print("no messages", file=sys.stderr)
         sys.stdout.flush()
         if args.follow:
-            _follow(client, args, filters)
+            _follow(client, args, filters, since, {m.id for m in messages})
     return 0
 
 
-def _follow(client: Client, args: argparse.Namespace, filters: dict[str, Any]) -> None:
+def _follow(client: Client, args: argparse.Namespace, filters: dict[str, Any],
+            since: int | None, listed: set[str]) -> None:
     types = ("message", "report", "callback.attempt", "callback.delivered", "callback.failed",
              "message.cancelled", "message.replaced", "reset", "clock")
-    for event in client.events(types=types, timeout=args.follow_for):
+    for event in client.events(since=since, types=types, timeout=args.follow_for):
         data = event.data
         if args.account and data.get("account") not in (None, args.account):
             continue
+        if event.type == "message" and data.get("id") in listed:
+            continue  # already printed by the list
         line = _event_line(client, event.type, data, filters)
         if line:
             print(json.dumps({"seq": event.seq, "type": event.type, "data": data})

@@ -9,8 +9,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
-import time
 
 import pytest
 from conftest import ACCOUNT, PNG_1PX, om_body
@@ -99,16 +97,28 @@ def test_report_messages_and_clock(served):
 
 def test_messages_follow_prints_what_happens(served):
     fake, client, _ = served
-    threading.Timer(0.8, lambda: client.inject_mo(source="12015550999", text="late")).start()
-    started = time.monotonic()
-    done = fakemms("messages", "--follow", "--follow-for", "2.5", "--url", fake.url)
-    assert done.returncode == 0, done.stderr
-    assert time.monotonic() - started < 10
-    lines = done.stdout.splitlines()
-    assert any(re.fullmatch(r"\d{15}  MO openmarket acme +12015550999 -> 88600  received.*", x)
-               for x in lines), lines
-    assert any(re.fullmatch(r"  callback cb-\d+ \(mo for \d+\): success, HTTP 200 -> delivered",
-                            x) for x in lines), lines
+    mt = str(fake.send(om_body()).json()["mtId"])
+    env = {k: v for k, v in os.environ.items() if k != "FAKEMMS_URL"}
+    proc = subprocess.Popen([sys.executable, "-m", "fakemms", "messages", "--follow",
+                             "--follow-for", "8", "--url", fake.url], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # the list is printed: from here on, events follow
+        assert first.startswith(f"{mt}  MT openmarket acme"), first
+        client.inject_mo(source="12015550999", text="late")
+        lines = []
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if re.fullmatch(r"  callback cb-\d+ \(mo for \d+\): success, HTTP 200 -> delivered",
+                            lines[-1]):
+                break
+        assert any(re.fullmatch(r"\d{15}  MO openmarket acme +12015550999 -> 88600  received.*",
+                                x) for x in lines), lines
+        assert lines and "delivered" in lines[-1], lines
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
 
 
 def test_clear_one_line_errors():

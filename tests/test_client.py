@@ -188,7 +188,7 @@ def test_timeout_lists_the_near_misses(client_for):
     started = time.monotonic()
     with pytest.raises(WaitTimeout) as info:
         client.wait_for_message(number="15550000000", timeout=0.3)
-    assert 0.3 <= time.monotonic() - started < 0.8
+    assert 0.3 <= time.monotonic() - started < 2.0  # generous: loaded machines
     text = str(info.value)
     assert text.startswith("wait_for_message(number='15550000000'): nothing within 0.3 s.")
     assert mt in text and "[number: 88600 -> 12515550130]" in text
