@@ -38,6 +38,7 @@ class Operation:
     body: dict[str, Any] | None = None  # the request body's schema
     body_types: tuple[str, ...] = ()
     body_required: bool = True
+    validators: dict[str, Any] = field(default_factory=dict, repr=False)  # compiled lazily
 
 
 OPERATIONS: dict[str, Operation] = {}

@@ -8,7 +8,6 @@ first use.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -30,20 +29,16 @@ _INTEGER = re.compile(r"^[+-]?\d+$")
 _YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 
-@functools.cache
-def _validator(schema_json: str) -> Draft202012Validator:
-    schema = {**json.loads(schema_json), "components": {"schemas": SCHEMAS}}
-    return Draft202012Validator(schema)
+def _validator(op: Operation, key: str, schema: dict[str, Any]) -> Draft202012Validator:
+    """The operation's validator for its body or one parameter, compiled on first use."""
+    validator = op.validators.get(key)
+    if validator is None:  # two threads may both compile it: harmless
+        validator = Draft202012Validator({**schema, "components": {"schemas": SCHEMAS}})
+        op.validators[key] = validator
+    return validator
 
 
-def problems(data: Any, schema: dict[str, Any]) -> list[str]:
-    """Every violation of ``schema`` (a document schema; ``$ref`` to the components
-    resolve), each as 'field: message'."""
-    return [format_error(e) for e in _errors(data, schema)]
-
-
-def _errors(data: Any, schema: dict[str, Any]) -> list[Any]:
-    validator = _validator(json.dumps(schema, sort_keys=True))
+def _errors(validator: Draft202012Validator, data: Any) -> list[Any]:
     return sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
 
 
@@ -61,7 +56,8 @@ def query_args(op: Operation) -> dict[str, Any]:
         value: Any = request.args[name]
         if schema.get("type") == "integer" and _INTEGER.match(value):
             value = int(value)
-        found += [f"?{name}: {e.message}" for e in _errors(value, schema)]
+        found += [f"?{name}: {e.message}"
+                  for e in _errors(_validator(op, "?" + name, schema), value)]
         args[name] = value
     if found:
         raise refuse(*found)
@@ -87,9 +83,9 @@ def request_body(op: Operation) -> Any:
     else:
         raise _unsupported(op)
     assert op.body is not None
-    found = problems(data, op.body)
+    found = _errors(_validator(op, "body", op.body), data)
     if found:
-        raise refuse(*found)
+        raise refuse(*[format_error(e) for e in found])
     return data
 
 
