@@ -26,19 +26,62 @@ PREFIX = "/_fakemms"
 JSON = "application/json"
 
 
+_ERRORS = {400: "invalid parameters or body (the problems name each field)",
+           404: "not found", 409: "conflicts with the current state",
+           415: "the body's Content-Type is not one this operation accepts"}
+_PATH_PARAM = re.compile(r"<(?:([^:>]+):)?([^>]+)>")
+
+
 @dataclass
 class Operation:
-    """One method on one path: what the document says of it and what requests must be."""
+    """One method on one path: what requests must be, and what the document says of it."""
 
-    id: str
+    id: str  # the view's name
     method: str
-    path: str  # OpenAPI form: /_fakemms/api/messages/{id}
-    spec: dict[str, Any]
-    query: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> schema
+    rule: str  # the Flask rule under /_fakemms: /api/messages/<id>
+    doc: str  # the view's docstring: summary, blank line, description
+    answers: dict[int, dict[str, Any] | str]  # status -> schema, name or response object
+    params: list[dict[str, Any]] = field(default_factory=list)  # query parameters
+    path_params: dict[str, str] = field(default_factory=dict)  # name -> description
     body: dict[str, Any] | None = None  # the request body's schema
-    body_types: tuple[str, ...] = ()
+    body_types: tuple[str, ...] = (JSON,)
     body_required: bool = True
+    errors: tuple[int, ...] = ()  # error statuses beside those the shape implies
     validators: dict[str, Any] = field(default_factory=dict, repr=False)  # compiled lazily
+
+    @property
+    def path(self) -> str:
+        """The document's path: /_fakemms/api/messages/{id}."""
+        return PREFIX + _PATH_PARAM.sub(r"{\2}", self.rule)
+
+    @property
+    def query(self) -> dict[str, dict[str, Any]]:
+        return {p["name"]: p["schema"] for p in self.params}
+
+    def spec(self) -> dict[str, Any]:
+        """The operation object of the OpenAPI document."""
+        summary, _, description = self.doc.strip().partition("\n\n")
+        out: dict[str, Any] = {"operationId": self.id, "summary": " ".join(summary.split())}
+        if description.strip():
+            out["description"] = " ".join(description.split())
+        parameters = [{"name": name, "in": "path", "required": True,
+                       "schema": {"type": "integer", "minimum": 0} if converter == "int"
+                       else {"type": "string"},
+                       **({"description": self.path_params[name]}
+                          if name in self.path_params else {})}
+                      for converter, name in _PATH_PARAM.findall(self.rule)]
+        if parameters + self.params:
+            out["parameters"] = parameters + self.params
+        if self.body is not None:
+            out["requestBody"] = {"required": self.body_required, "content": {
+                t: {"schema": self.body} for t in self.body_types}}
+        codes = set(self.errors)
+        codes |= {400} if self.params or self.body is not None else set()
+        codes |= {404} if parameters else set()
+        codes |= {415} if self.body is not None else set()
+        out["responses"] = {str(code): _answer(schema) for code, schema in
+                            {**self.answers, **{c: _error(c) for c in codes}}.items()}
+        return out
 
 
 OPERATIONS: dict[str, Operation] = {}
@@ -53,33 +96,21 @@ def json_answer(schema: dict[str, Any], description: str = "OK") -> dict[str, An
     return {"description": description, "content": {JSON: {"schema": schema}}}
 
 
-_ERRORS = {"400": "invalid parameters or body (the problems name each field)",
-           "404": "not found", "409": "conflicts with the current state",
-           "415": "the body's Content-Type is not one this operation accepts"}
-
-
-def operation(method: str, rule: str, *, answer: dict[str, Any] | str,
-              status: int = 200, answers: dict[str, Any] | None = None,
-              params: list[dict[str, Any]] | tuple = (), path_params: dict[str, str] | None
-              = None, body: dict[str, Any] | str | None = None,
-              body_types: tuple[str, ...] = (JSON,), body_required: bool = True,
-              errors: tuple[int, ...] = ()) -> Callable[[Callable[..., Any]], Callable]:
+def operation(method: str, rule: str, *, answer: dict[str, Any] | str, status: int = 200,
+              answers: dict[int, Any] | None = None, body: dict[str, Any] | str | None = None,
+              **more: Any) -> Callable[[Callable[..., Any]], Callable]:
     """Declare a control-API view: ``rule`` is the Flask rule under ``/_fakemms``; the
     view's name is the operationId and its docstring the summary (first paragraph) and
     description. ``answer``: the schema (or component name, or a whole response object) of
-    the ``status`` answer; ``answers``: more statuses. Query parameters come to the view as
-    ``query`` (a dict, coerced to their schema's type), a body as ``body``: both validated
-    already."""
+    the ``status`` answer; ``answers``: more statuses; ``more``: the other fields of
+    :class:`Operation`. Query parameters come to the view as ``query`` (a dict, coerced to
+    their schema's type), a body as ``body``: both validated already."""
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
-        path = PREFIX + re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule)
-        spec = _spec(view, rule, answer, status, answers, list(params), path_params or {},
-                     body, body_types, body_required, errors)
-        op = Operation(
-            id=view.__name__, method=method.lower(), path=path, spec=spec,
-            query={p["name"]: p["schema"] for p in params if p["in"] == "query"},
-            body=_schema(body) if body is not None else None, body_types=body_types,
-            body_required=body_required)
+        op = Operation(id=view.__name__, method=method.lower(), rule=rule,
+                       doc=view.__doc__ or view.__name__,
+                       answers={status: answer, **(answers or {})},
+                       body=None if body is None else _schema(body), **more)
         if op.id in OPERATIONS:
             raise ValueError(f"operationId {op.id} declared twice")
         OPERATIONS[op.id] = op
@@ -87,7 +118,7 @@ def operation(method: str, rule: str, *, answer: dict[str, Any] | str,
         @functools.wraps(view)
         def checked(**path_values: Any) -> Response | tuple[Response, int]:
             kw: dict[str, Any] = dict(path_values)
-            if op.query:
+            if op.params:
                 kw["query"] = validate.query_args(op)
             if op.body is not None:
                 kw["body"] = validate.request_body(op)
@@ -103,40 +134,8 @@ def _schema(schema: dict[str, Any] | str) -> dict[str, Any]:
     return ref(schema) if isinstance(schema, str) else schema
 
 
-def _spec(view: Callable, rule: str, answer: dict[str, Any] | str, status: int,
-          answers: dict[str, Any] | None, params: list[dict[str, Any]],
-          path_params: dict[str, str], body: dict[str, Any] | str | None,
-          body_types: tuple[str, ...], body_required: bool, errors: tuple[int, ...]
-          ) -> dict[str, Any]:
-    summary, _, description = (view.__doc__ or view.__name__).strip().partition("\n\n")
-    spec: dict[str, Any] = {"operationId": view.__name__, "summary": " ".join(summary.split())}
-    if description.strip():
-        spec["description"] = " ".join(description.split())
-    parameters = []
-    for converter, name in re.findall(r"<(?:([^:>]+):)?([^>]+)>", rule):
-        schema = {"type": "integer", "minimum": 0} if converter == "int" else {"type": "string"}
-        parameters.append({"name": name, "in": "path", "required": True, "schema": schema,
-                           **({"description": path_params[name]} if name in path_params
-                              else {})})
-    parameters += params
-    if parameters:
-        spec["parameters"] = parameters
-    if body is not None:
-        spec["requestBody"] = {"required": body_required, "content": {
-            t: {"schema": _schema(body)} for t in body_types}}
-    out = {str(code): _answer(schema) for code, schema in {status: answer, **(answers or {})
-                                                            }.items()}
-    codes = set(errors)
-    if params or body is not None:
-        codes.add(400)
-    if "<" in rule:
-        codes.add(404)
-    if body is not None:
-        codes.add(415)
-    for code in sorted(codes):
-        out[str(code)] = json_answer(ref("Error"), _ERRORS[str(code)])
-    spec["responses"] = out
-    return spec
+def _error(status: int) -> dict[str, Any]:
+    return json_answer(ref("Error"), _ERRORS[status])
 
 
 def _answer(schema: dict[str, Any] | str) -> dict[str, Any]:
@@ -151,7 +150,7 @@ def openapi_document() -> dict[str, Any]:
 
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS.values():
-        paths.setdefault(op.path, {})[op.method] = op.spec
+        paths.setdefault(op.path, {})[op.method] = op.spec()
     return {
         "openapi": "3.1.0",
         "info": {"title": "fakemms control API", "version": __version__, "description": (
