@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from fakemms.backend import Backend
@@ -19,6 +19,11 @@ class FakeMmsApp(Flask):
 
     def close(self, timeout: float = 5.0) -> None:
         self.extensions["fakemms"].close(timeout)
+
+
+def backend() -> Backend:
+    """The running app's backend: the one accessor every blueprint uses."""
+    return current_app.extensions["fakemms"]
 
 
 def create_app(config: Config | Mapping[str, Any] | None = None) -> FakeMmsApp:

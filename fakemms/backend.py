@@ -350,7 +350,8 @@ class Backend:
                 for n in range(script.count):
                     due = start + script.at + n * (script.every or 0)
                     self.scheduler.at(due, lambda s=script, sc=scenario: self._run_mo(s, sc),
-                                      f"mo {script.name} #{n + 1}", account=script.account)
+                                      f"mo {script.name} #{n + 1}", account=script.account,
+                                      key=_scenario_key(scenario.name))
 
     def _run_mo(self, script: MoScript, scenario: Scenario) -> None:
         self.inject_mo(account=script.account, source=script.source,
@@ -361,18 +362,29 @@ class Backend:
     # --- scenarios, accounts, clock, reset --------------------------------------------------
     def set_scenarios(self, scenarios: list[Scenario]) -> None:
         with self._lock:
+            self.scheduler.cancel_keys([_scenario_key(s.name) for s in self.engine.scenarios],
+                                       dropped=False)
             self.engine.scenarios = list(scenarios)
             self._arm_mo_scripts(scenarios)
 
-    def add_scenario(self, scenario: Scenario) -> None:
-        with self._lock:
-            self.engine.scenarios.append(scenario)
-            self._arm_mo_scripts([scenario])
-
     def upsert_account(self, data: dict[str, Any], username: str | None = None) -> Account:
-        """Create or change an account at run time (validated like the config file)."""
+        """Create or change an account at run time (validated like the config file). ``data``
+        is a JSON Merge Patch (RFC 7396) of the current account: nested objects merge, null
+        removes a setting (back to its default)."""
+
+        def merge_patch(target: Any, patch: Any) -> Any:
+            if not isinstance(patch, dict):
+                return patch
+            out = dict(target) if isinstance(target, dict) else {}
+            for key, value in patch.items():
+                if value is None:
+                    out.pop(key, None)
+                else:
+                    out[key] = merge_patch(out.get(key), value)
+            return out
+
         current = self.store.account(username) if username else None
-        merged = {**(current.to_dict() if current else {}), **data}
+        merged = merge_patch(current.to_dict() if current else {}, data)
         if username:
             merged["username"] = username
         validate(merged, ACCOUNT_SCHEMA, "account")
@@ -427,6 +439,44 @@ class Backend:
         return {"clock": self.clock.describe(), "seed": self.rng.seed,
                 "scenarios": [s.name for s in self.engine.scenarios], **self.store.stats(),
                 **self.scheduler.stats(), **self.dispatcher.stats()}
+
+    # --- scenarios by name (for the control API) ----------------------------------------------
+    def scenarios(self) -> list[Scenario]:
+        """The loaded scenarios, in match order (a copy)."""
+        with self._lock:
+            return list(self.engine.scenarios)
+
+    def put_scenario(self, scenario: Scenario) -> bool:
+        """Load a scenario after the others; one already loaded under its name is replaced
+        in place (keeping its match order), and the MOs its scripts scheduled with it. True
+        when it replaced one."""
+        with self._lock:
+            self.scheduler.cancel_keys([_scenario_key(scenario.name)], dropped=False)
+            loaded = list(self.engine.scenarios)  # a new list: decide() may be iterating
+            names = [s.name for s in loaded]
+            if scenario.name in names:
+                loaded[names.index(scenario.name)] = scenario
+            else:
+                loaded.append(scenario)
+            self.engine.scenarios = loaded
+            self._arm_mo_scripts([scenario])
+            return scenario.name in names
+
+    def remove_scenario(self, name: str) -> bool:
+        """Unload a scenario by name, with the MOs its scripts still had scheduled. False
+        when none has that name."""
+        with self._lock:
+            kept = [s for s in self.engine.scenarios if s.name != name]
+            if len(kept) == len(self.engine.scenarios):
+                return False
+            self.engine.scenarios = kept
+            self.scheduler.cancel_keys([_scenario_key(name)], dropped=False)
+            return True
+
+
+def _scenario_key(name: str) -> str:
+    """The scheduler key of a scenario's MO-script jobs (unloading it cancels them)."""
+    return f"scenario:{name}"
 
 
 def _interface_of(fmt: str) -> str:

@@ -145,6 +145,9 @@ def test_parts_are_raw_bytes_with_their_content_type(fake):
     assert text.status_code == 200 and text.content == b"hello"
     assert text.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert text.headers["Content-Id"] == "t.txt"
+    # hostile content: a browser opening the part runs nothing and sniffs nothing
+    assert text.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert text.headers["X-Content-Type-Options"] == "nosniff"
     png = fake.get("/_fakemms/api/messages/latest/parts/1")
     assert png.content == PNG_1PX and png.headers["Content-Type"] == "image/png"
 

@@ -21,3 +21,21 @@ def test_every_control_route_is_in_the_openapi_document(fake):
     assert documented - routes == set()
     op_ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
     assert len(op_ids) == len(set(op_ids))
+
+
+def test_the_document_is_valid_openapi_3_1(fake):
+    from openapi_spec_validator import validate
+
+    doc = fake.get("/_fakemms/api/openapi.json").json()
+    assert doc["openapi"] == "3.1.0"
+    validate(doc)  # raises, naming the place, when it is not
+
+
+def test_every_control_view_is_an_operation_of_the_document(fake):
+    """Views are declared with their operation (and so validated against it): an endpoint
+    of the control blueprint is always an operationId of the document."""
+    doc = fake.get("/_fakemms/api/openapi.json").json()
+    op_ids = {op["operationId"] for ops in doc["paths"].values() for op in ops.values()}
+    endpoints = {rule.endpoint.split(".", 1)[1] for rule in fake.app.url_map.iter_rules()
+                 if rule.endpoint.startswith("control.")}
+    assert endpoints == op_ids

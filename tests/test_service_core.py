@@ -291,3 +291,20 @@ def test_fifty_apps_created_and_closed_leave_no_thread():
         thread.join(5)
     left = ours() - before
     assert not left, sorted(t.name for t in left)
+
+
+def test_unloading_a_scenario_cancels_the_mos_it_scheduled(make_fake, receiver):
+    fake = make_fake(virtual(receiver.url("/dlr")) | {"accounts": [
+        {**ACCOUNT, "mo": {"url": receiver.url("/mo")}}]})
+    scripted = {"name": "later-mo", "mo": [{"account": "acme", "at": "10s", "to": "88600",
+                                            "count": 3, "every": "10s"}]}
+    assert fake.post("/_fakemms/api/scenarios", json=scripted).status_code == 201
+    fake.post("/_fakemms/api/clock/advance", json={"seconds": 10})
+    assert len(receiver.received) == 1
+    assert fake.http.delete(fake.url + "/_fakemms/api/scenarios/later-mo").status_code == 200
+    fake.post("/_fakemms/api/clock/advance", json={"seconds": 60})
+    assert len(receiver.received) == 1  # its two other MOs went with it
+    fake.post("/_fakemms/api/scenarios", json=scripted)
+    fake.post("/_fakemms/api/scenarios", json=scripted)  # replaced: scheduled once, not twice
+    fake.post("/_fakemms/api/clock/advance", json={"seconds": 30})
+    assert len(receiver.received) == 4

@@ -357,7 +357,8 @@ class Client(Waiting):
         return Account.from_dict(self._json("POST", "/_fakemms/api/accounts", json_body=data))
 
     def update_account(self, username: str, **changes: Any) -> Account:
-        """Change some settings (top-level keys replace: give ``mt_configs`` whole)."""
+        """Change some settings: a JSON Merge Patch (RFC 7396): nested objects merge
+        (``mo={"url": ...}`` keeps the MO credentials), ``None`` removes a setting."""
         return Account.from_dict(self._json("PATCH", f"/_fakemms/api/accounts/{username}",
                                              json_body=changes))
 

@@ -1,6 +1,18 @@
-"""The control API (for tests and tools), its OpenAPI document and the event stream."""
+"""The control API (for tests, tools and the web UI): one module per resource, each view
+declared with its OpenAPI operation (``openapi.operation``); the event stream."""
 
-from fakemms.control import admin, conversation, events, views  # noqa: F401  (routes)
+from fakemms.control import (  # noqa: F401  (each module registers its routes)
+    accounts,
+    callbacks,
+    clock,
+    events,
+    fetches,
+    messages,
+    mo,
+    reports,
+    scenarios,
+    service,
+)
 from fakemms.control.blueprint import bp
 
 __all__ = ["bp"]

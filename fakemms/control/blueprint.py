@@ -1,55 +1,41 @@
-"""The control API blueprint, its accessor and its error rendering (JSON with HTTP status)."""
+"""The control API blueprint and its one error rendering: JSON with the HTTP status."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 from fakemms import errors
-from fakemms.backend import Backend
 from fakemms.errors import ConfigError
-from fakemms.models import Message
 
 bp = Blueprint("control", __name__, url_prefix="/_fakemms")
 
 
-def backend() -> Backend:
-    return current_app.extensions["fakemms"]
-
-
-def get_message(message_id: str) -> Message:
-    message = backend().store.get_message(message_id)
-    if message is None:
-        raise errors.NotFound(f"no message with id {message_id!r}")
-    return message
-
-
-def json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if data is None and request.get_data():
-        raise errors.ControlError("the body must be JSON")
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise errors.ControlError("the body must be a JSON object")
-    return data
+def _json_error(status: int, description: str, problems: list[str] | None = None
+                ) -> tuple[Response, int]:
+    error: dict = {"code": status, "description": description}
+    if problems is not None:
+        error["problems"] = problems
+    return jsonify({"error": error}), status
 
 
 @bp.errorhandler(errors.FakeMmsError)
 def _error(error: errors.FakeMmsError) -> tuple[Response, int]:
-    status = error.http_status
-    return jsonify({"error": {"code": status, "description": error.text}}), status
+    return _json_error(error.http_status, error.text)
 
 
 @bp.errorhandler(ConfigError)
-def _config_error(error: ConfigError) -> tuple[Response, int]:
-    return jsonify({"error": {"code": 400, "description": "invalid: " + "; ".join(
-        error.problems), "problems": error.problems}}), 400
+def _invalid(error: ConfigError) -> tuple[Response, int]:
+    """A request (or the account or scenario it carries) that its schema refuses."""
+    return _json_error(400, "invalid: " + "; ".join(error.problems), error.problems)
 
 
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> tuple[Response, int]:
-    status = error.code or 500
-    return jsonify({"error": {"code": status, "description": error.description}}), status
+    return _json_error(error.code or 500, error.description or "")
+
+
+@bp.errorhandler(Exception)
+def _unexpected(error: Exception) -> tuple[Response, int]:
+    current_app.logger.exception("unexpected failure in the control API")
+    return _json_error(500, f"internal error: {type(error).__name__}")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import queue
 from collections.abc import Iterator
+from typing import Any
 
 from flask import Response, request
 
-from fakemms.control.blueprint import backend, bp
+from fakemms.app import backend
+from fakemms.control.openapi import operation, query
 from fakemms.store import CLOSED
 
 KEEPALIVE_SECONDS = 2.0  # also how soon a closed stream frees its thread
@@ -18,12 +20,18 @@ def _format(event: dict) -> str:
     return f"id: {event['seq']}\nevent: {event['type']}\ndata: {json.dumps(event)}\n\n"
 
 
-@bp.get("/api/events")
-def events() -> Response:
-    """``?since=SEQ`` (or Last-Event-ID) replays the buffered events after SEQ first."""
+@operation("GET", "/api/events", params=[query(
+    "since", "replay the buffered events after this sequence number first (or send "
+    "Last-Event-ID)", type="integer", minimum=0)], answer={
+    "description": "an event stream; each data line is an Event (components/schemas/Event)",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}}})
+def events(query: dict[str, Any]) -> Response:
+    """Server-sent events (message, report, callback.*, clock, reset, ...)"""
     store = backend().store
-    since_raw = request.args.get("since") or request.headers.get("Last-Event-ID") or ""
-    since = int(since_raw) if since_raw.isdigit() else None
+    since = query.get("since")
+    last_id = request.headers.get("Last-Event-ID", "")
+    if since is None and last_id.isdigit():
+        since = int(last_id)
     subscription, backlog = store.subscribe(since)
     last = backlog[-1]["seq"] if backlog else (since or 0)
 

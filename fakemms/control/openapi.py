@@ -1,229 +1,162 @@
-"""The OpenAPI 3.1 document of the control API: the source of truth for the Python client."""
+"""The OpenAPI 3.1 document of the control API, built from the routes themselves.
+
+Each view is declared with :func:`operation`: its method, path, parameters, request body and
+answers. The decorator registers the Flask route and the document's operation together, and
+checks every request against that same operation (query parameters and body) before the view
+runs, so the document, the validation and the routes cannot drift apart. The document is the
+Python client's source of truth too.
+"""
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from flask import Response
+
 from fakemms import __version__
+from fakemms.control import validate
+from fakemms.control.blueprint import bp
+from fakemms.control.schemas import SCHEMAS, ref
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
-
-
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _id_param() -> dict[str, Any]:
-    return {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
-            "description": "mtId, moId or MM7 MessageID; `latest` names the newest message"}
+PREFIX = "/_fakemms"
+JSON = "application/json"
 
 
-def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
+_ERRORS = {400: "invalid parameters or body (the problems name each field)",
+           404: "not found", 409: "conflicts with the current state",
+           415: "the body's Content-Type is not one this operation accepts"}
+_PATH_PARAM = re.compile(r"<(?:([^:>]+):)?([^>]+)>")
+
+
+@dataclass
+class Operation:
+    """One method on one path: what requests must be, and what the document says of it."""
+
+    id: str  # the view's name
+    method: str
+    rule: str  # the Flask rule under /_fakemms: /api/messages/<id>
+    doc: str  # the view's docstring: summary, blank line, description
+    answers: dict[int, dict[str, Any] | str]  # status -> schema, name or response object
+    params: list[dict[str, Any]] = field(default_factory=list)  # query parameters
+    path_params: dict[str, str] = field(default_factory=dict)  # name -> description
+    body: dict[str, Any] | None = None  # the request body's schema
+    body_types: tuple[str, ...] = (JSON,)
+    body_required: bool = True
+    errors: tuple[int, ...] = ()  # error statuses beside those the shape implies
+    validators: dict[str, Any] = field(default_factory=dict, repr=False)  # compiled lazily
+
+    @property
+    def path(self) -> str:
+        """The document's path: /_fakemms/api/messages/{id}."""
+        return PREFIX + _PATH_PARAM.sub(r"{\2}", self.rule)
+
+    @property
+    def query(self) -> dict[str, dict[str, Any]]:
+        return {p["name"]: p["schema"] for p in self.params}
+
+    def spec(self) -> dict[str, Any]:
+        """The operation object of the OpenAPI document."""
+        summary, _, description = self.doc.strip().partition("\n\n")
+        out: dict[str, Any] = {"operationId": self.id, "summary": " ".join(summary.split())}
+        if description.strip():
+            out["description"] = " ".join(description.split())
+        parameters = [{"name": name, "in": "path", "required": True,
+                       "schema": {"type": "integer", "minimum": 0} if converter == "int"
+                       else {"type": "string"},
+                       **({"description": self.path_params[name]}
+                          if name in self.path_params else {})}
+                      for converter, name in _PATH_PARAM.findall(self.rule)]
+        if parameters + self.params:
+            out["parameters"] = parameters + self.params
+        if self.body is not None:
+            out["requestBody"] = {"required": self.body_required, "content": {
+                t: {"schema": self.body} for t in self.body_types}}
+        codes = set(self.errors)
+        codes |= {400} if self.params or self.body is not None else set()
+        codes |= {404} if parameters else set()
+        codes |= {415} if self.body is not None else set()
+        out["responses"] = {str(code): _answer(schema) for code, schema in
+                            {**self.answers, **{c: _error(c) for c in codes}}.items()}
+        return out
+
+
+OPERATIONS: dict[str, Operation] = {}
+
+
+def query(name: str, description: str, **schema: Any) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False,
             "schema": schema or {"type": "string"}, "description": description}
 
 
-PATHS: dict[str, Any] = {
-    "/_fakemms/health": {
-        "get": {"operationId": "health", "summary": "200 when the fake is ready",
-                "responses": {"200": _json({"type": "object"})}},
-    },
-    "/_fakemms/api/messages": {
-        "get": {
-            "operationId": "list_messages",
-            "summary": "Messages, newest first",
-            "parameters": [
-                _query("direction", "mt or mo", enum=["mt", "mo"]),
-                _query("account", "account username"),
-                _query("number", "source or destination number"),
-                _query("status", "current status (accepted, Retrieved, Expired, ...)"),
-                _query("interface", "openmarket, mm7 or legacy"),
-                _query("limit", "at most this many", type="integer"),
-            ],
-            "responses": {"200": _json({
-                "type": "object",
-                "properties": {"count": {"type": "integer"},
-                               "messages": {"type": "array", "items": {
-                                   "$ref": "#/components/schemas/MessageSummary"}}},
-            }), "400": _json(_ERROR, "bad filter")},
-        },
-    },
-    "/_fakemms/api/messages/{id}": {
-        "get": {"operationId": "get_message", "summary": "One message with parts, warnings, "
-                "reports and callbacks", "parameters": [_id_param()],
-                "responses": {"200": _json({"$ref": "#/components/schemas/Message"}),
-                              "404": _json(_ERROR, "unknown id")}},
-    },
-    "/_fakemms/api/messages/{id}/parts/{n}": {
-        "get": {"operationId": "get_part", "summary": "The raw bytes of part n, with its "
-                "Content-Type", "parameters": [
-                    _id_param(),
-                    {"name": "n", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                "responses": {"200": {"description": "the part's bytes",
-                                      "content": {"*/*": {"schema": {"type": "string",
-                                                                     "format": "binary"}}}},
-                              "404": _json(_ERROR, "unknown id or part")}},
-    },
-    "/_fakemms/api/reset": {
-        "post": {"operationId": "reset", "summary": "Forget all messages, callbacks and counters",
-                 "responses": {"200": _json({"type": "object"})}},
-    },
-    "/_fakemms/api/openapi.json": {
-        "get": {"operationId": "openapi", "summary": "This document",
-                "responses": {"200": _json({"type": "object"})}},
-    },
-    "/_fakemms/api/dump": {
-        "get": {"operationId": "dump", "summary": "The whole state, part bytes in base64",
-                "responses": {"200": _json({"type": "object"})}},
-    },
-}
-
-_COMMON: dict[str, Any] = {
-    "id": {"type": "string"}, "direction": {"enum": ["mt", "mo"]},
-    "interface": {"type": "string"}, "account": {"type": "string"},
-    "mt_config": {"type": ["string", "null"]}, "source": {"type": "string"},
-    "destinations": {"type": "array", "items": {"type": "string"}},
-    "subject": {"type": ["string", "null"]}, "status": {"type": "string"},
-    "created_at": {"type": "string", "format": "date-time"},
-}
-
-SCHEMAS: dict[str, Any] = {
-    "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
-        "code": {"type": "integer"}, "description": {"type": "string"}}}}},
-    "MessageSummary": {
-        "type": "object",
-        "properties": {**_COMMON, "parts": {"type": "integer"},
-                       "warnings": {"type": "integer"}},
-    },
-    "Part": {"type": "object", "properties": {
-        "index": {"type": "integer"}, "content_type": {"type": "string"},
-        "content_id": {"type": ["string", "null"]}, "size": {"type": "integer"},
-        "transfer_encoding": {"type": ["string", "null"]},
-        "remote_url": {"type": ["string", "null"]}, "generated": {"type": "boolean"}}},
-    "Message": {
-        "type": "object",
-        "properties": {
-            **_COMMON,
-            "parts": {"type": "array", "items": {"$ref": "#/components/schemas/Part"}},
-            "warnings": {"type": "array", "items": {"type": "string"}},
-            "mobile_operator_id": {"type": ["integer", "null"]},
-            "ccs": {"type": "array", "items": {"type": "string"}},
-            "bccs": {"type": "array", "items": {"type": "string"}},
-            "reports": {"type": "array", "items": {"type": "object"}},
-            "callback_ids": {"type": "array", "items": {"type": "string"}},
-            "request_id": {"type": ["string", "null"]},
-            "decision": {"type": ["string", "null"]},
-            "extra": {"type": "object"},
-        },
-    },
-}
+def json_answer(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
 
 
-def _op(op_id: str, summary: str, *, body: dict[str, Any] | None = None,
-        params: list[dict[str, Any]] | None = None, ok: str = "200",
-        content_type: str = "application/json") -> dict[str, Any]:
-    out: dict[str, Any] = {"operationId": op_id, "summary": summary,
-                           "responses": {ok: _json({"type": "object"}),
-                                         "400": _json(_ERROR, "bad request"),
-                                         "404": _json(_ERROR, "not found")}}
-    if params:
-        out["parameters"] = params
-    if body is not None:
-        out["requestBody"] = {"required": True, "content": {content_type: {"schema": body}}}
-    return out
+def operation(method: str, rule: str, *, answer: dict[str, Any] | str, status: int = 200,
+              answers: dict[int, Any] | None = None, body: dict[str, Any] | str | None = None,
+              **more: Any) -> Callable[[Callable[..., Any]], Callable]:
+    """Declare a control-API view: ``rule`` is the Flask rule under ``/_fakemms``; the
+    view's name is the operationId and its docstring the summary (first paragraph) and
+    description. ``answer``: the schema (or component name, or a whole response object) of
+    the ``status`` answer; ``answers``: more statuses; ``more``: the other fields of
+    :class:`Operation`. Query parameters come to the view as ``query`` (a dict, coerced to
+    their schema's type), a body as ``body``: both validated already."""
+
+    def register(view: Callable[..., Any]) -> Callable[..., Any]:
+        op = Operation(id=view.__name__, method=method.lower(), rule=rule,
+                       doc=view.__doc__ or view.__name__,
+                       answers={status: answer, **(answers or {})},
+                       body=None if body is None else _schema(body), **more)
+        if op.id in OPERATIONS:
+            raise ValueError(f"operationId {op.id} declared twice")
+        OPERATIONS[op.id] = op
+
+        @functools.wraps(view)
+        def checked(**path_values: Any) -> Response | tuple[Response, int]:
+            kw: dict[str, Any] = dict(path_values)
+            if op.params:
+                kw["query"] = validate.query_args(op)
+            if op.body is not None:
+                kw["body"] = validate.request_body(op)
+            return view(**kw)
+
+        bp.add_url_rule(rule, endpoint=op.id, view_func=checked, methods=[method.upper()])
+        return checked
+
+    return register
 
 
-def _path_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+def _schema(schema: dict[str, Any] | str) -> dict[str, Any]:
+    return ref(schema) if isinstance(schema, str) else schema
 
 
-_PART_IN = {"type": "object", "required": ["content_type"], "properties": {
-    "content_type": {"type": "string"}, "content_id": {"type": "string"},
-    "text": {"type": "string"}, "base64": {"type": "string"}, "generate": {"type": "boolean"}}}
-_SCENARIO_BODY = {"description": "a scenario (YAML or JSON), or a JSON list of scenarios"}
-_ACCOUNT = {"type": "object", "description": "an account as in the configuration file"}
+def _error(status: int) -> dict[str, Any]:
+    return json_answer(ref("Error"), _ERRORS[status])
 
-PATHS.update({
-    "/_fakemms/api/mo": {"post": _op(
-        "inject_mo", "Inject an MO; its callback follows", ok="201", body={
-            "type": "object", "required": ["account", "destination"], "properties": {
-                "account": {"type": "string"}, "source": {"type": "string"},
-                "destination": {"type": "string"}, "subject": {"type": "string"},
-                "ccs": {"type": "array", "items": {"type": "string"}},
-                "bccs": {"type": "array", "items": {"type": "string"}},
-                "mobile_operator_id": {"type": "integer"}, "user_agent": {"type": "string"},
-                "ua_prof": {"type": "string"},
-                "type": {"enum": ["mms", "sms"], "description": "sms: a legacy type 6 MO"},
-                "format": {"type": "string", "description": "instead of the account's "
-                           "mo.format: http, legacy-get, legacy-post, mm7-x.y.z"},
-                "parts": {"type": "array", "items": _PART_IN}}})},
-    "/_fakemms/api/messages/{id}/reports": {"post": _op(
-        "send_report", "Send a delivery report now (or after a delay on the clock)",
-        ok="201", params=[_id_param()], body={
-            "type": "object", "required": ["status"], "properties": {
-                "status": {"type": "string"}, "outcome_id": {"type": "integer"},
-                "description": {"type": "string"}, "user_agent": {"type": "string"},
-                "after": {"type": ["number", "string"]}}})},
-    "/_fakemms/api/messages/{id}/callbacks": {"get": _op(
-        "message_callbacks", "A message's callbacks and their attempts", params=[_id_param()])},
-    "/_fakemms/api/callbacks": {"get": _op(
-        "list_callbacks", "Every callback and its attempts, newest first", params=[
-            _query("message_id", "the message's id"), _query("kind", "report or mo"),
-            _query("state", "pending, in-flight, retrying, delivered or failed"),
-            _query("account", "account username")])},
-    "/_fakemms/api/callbacks/{callback_id}": {"get": _op(
-        "get_callback", "One callback", params=[_path_param("callback_id")])},
-    "/_fakemms/api/fetches": {"get": _op(
-        "list_fetches", "Every remote-content fetch (URL, status, headers, size, cached, "
-        "error), newest first")},
-    "/_fakemms/api/clock": {
-        "get": _op("get_clock", "The clock: mode, paused, now"),
-        "put": _op("set_clock_mode", "Switch the clock: virtual (moves only with advance) or "
-                   "real", body={"type": "object", "required": ["mode"], "properties": {
-                       "mode": {"enum": ["real", "virtual"]}}}),
-    },
-    "/_fakemms/api/clock/advance": {"post": _op(
-        "advance_clock", "Advance the clock; due jobs fire and their callbacks are attempted "
-        "before the answer", body={"type": "object", "properties": {
-            "seconds": {"type": "number"}, "duration": {"type": "string"}}})},
-    "/_fakemms/api/clock/pause": {"post": _op("pause_clock", "Freeze the clock")},
-    "/_fakemms/api/clock/resume": {"post": _op("resume_clock", "Let the clock run again")},
-    "/_fakemms/api/scenarios": {
-        "get": _op("list_scenarios", "Loaded scenarios"),
-        "put": _op("replace_scenarios", "Replace the loaded scenarios", body=_SCENARIO_BODY,
-                   content_type="application/yaml"),
-        "post": _op("add_scenario", "Add a scenario", body=_SCENARIO_BODY, ok="201",
-                    content_type="application/yaml"),
-        "delete": _op("clear_scenarios", "Unload every scenario"),
-    },
-    "/_fakemms/api/scenarios/{name}": {"delete": _op(
-        "remove_scenario", "Unload one scenario by name", params=[_path_param("name")])},
-    "/_fakemms/api/accounts": {
-        "get": _op("list_accounts", "Accounts and their limits"),
-        "post": _op("create_account", "Create an account", body=_ACCOUNT, ok="201"),
-    },
-    "/_fakemms/api/accounts/{username}": {
-        "get": _op("get_account", "One account", params=[_path_param("username")]),
-        "patch": _op("update_account", "Change some settings (limits, TPS, closed, ...)",
-                     params=[_path_param("username")], body=_ACCOUNT),
-        "put": _op("replace_account", "Replace an account", params=[_path_param("username")],
-                   body=_ACCOUNT),
-        "delete": _op("delete_account", "Remove an account", params=[_path_param("username")]),
-    },
-    "/_fakemms/api/events": {"get": {
-        "operationId": "events", "summary": "Server-sent events (message, report, callback.*, "
-        "clock, reset); ?since=SEQ replays the buffer after SEQ",
-        "parameters": [_query("since", "replay buffered events after this sequence number",
-                              type="integer")],
-        "responses": {"200": {"description": "event stream",
-                              "content": {"text/event-stream": {"schema": {"type": "string"}}}}}}},
-})
+
+def _answer(schema: dict[str, Any] | str) -> dict[str, Any]:
+    """A response object: given whole (it has ``content``), or the JSON answer of a schema."""
+    if isinstance(schema, dict) and "content" in schema:
+        return schema
+    return json_answer(_schema(schema))
 
 
 def openapi_document() -> dict[str, Any]:
+    import fakemms.control  # noqa: F401  (every resource module registers its operations)
+
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS.values():
+        paths.setdefault(op.path, {})[op.method] = op.spec()
     return {
         "openapi": "3.1.0",
-        "info": {"title": "fakemms control API", "version": __version__},
-        "paths": PATHS,
+        "info": {"title": "fakemms control API", "version": __version__, "description": (
+            "Errors answer JSON: {\"error\": {\"code\", \"description\", \"problems\"}}. "
+            "Request bodies are validated against the schemas below; nothing is changed "
+            "when a request is refused.")},
+        "paths": paths,
         "components": {"schemas": SCHEMAS},
     }

@@ -10,13 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
-
-from fakemms.backend import Backend
-
-
-def _backend() -> Backend:
-    return current_app.extensions["fakemms"]
+from fakemms.app import backend as _backend
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,11 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from fakemms import errors, outbound
+from fakemms.app import backend
 from fakemms.backend import Backend
 from fakemms.protocols.legacy import codec as legacy
 
 bp = Blueprint("legacy", __name__)
-
-
-def backend() -> Backend:
-    return current_app.extensions["fakemms"]
 
 
 def text(status: int, body: bytes, content_type: str) -> Response:

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from fakemms import errors
+from fakemms.app import backend
 from fakemms.backend import Backend
 from fakemms.guards import parse_basic
 from fakemms.protocols.mm7 import codec, media
@@ -15,10 +16,6 @@ bp = Blueprint("mm7", __name__)
 
 RESPONSE_OF = {"SubmitReq": "SubmitRsp", "CancelReq": "CancelRsp", "ReplaceReq": "ReplaceRsp"}
 DIGITS = "0123456789"
-
-
-def backend() -> Backend:
-    return current_app.extensions["fakemms"]
 
 
 def xml_response(encoded: codec.Encoded, status: int = 200) -> Response:

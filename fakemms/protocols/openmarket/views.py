@@ -6,15 +6,11 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from fakemms import errors
-from fakemms.backend import Backend
+from fakemms.app import backend
 from fakemms.guards import parse_basic
 from fakemms.protocols.openmarket import codec
 
 bp = Blueprint("openmarket", __name__)
-
-
-def backend() -> Backend:
-    return current_app.extensions["fakemms"]
 
 
 @bp.before_request

@@ -1,0 +1,97 @@
+"""Control API: accounts and their limits at run time (as in the configuration file)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+
+from fakemms import errors
+from fakemms.app import backend
+from fakemms.config import account_problems
+from fakemms.control.openapi import JSON, operation
+from fakemms.control.validate import refuse
+from fakemms.models import Account
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+class Conflict(errors.ControlError):
+    http_status = 409
+    description = "Conflict"
+
+
+def _existing(username: str) -> Account:
+    account = backend().store.account(username)
+    if account is None:
+        raise errors.NotFound(f"no account {username!r}")
+    return account
+
+
+def _same_username(body: dict[str, Any], username: str) -> None:
+    given = body.get("username", username)
+    if given != username:
+        raise refuse(f"username: {given!r} differs from the path's {username!r} (delete the "
+                     f"account and create one to rename it)")
+
+
+@operation("GET", "/api/accounts", answer="AccountList")
+def list_accounts() -> Response:
+    """Accounts and their limits"""
+    return jsonify({"accounts": [a.to_dict() for a in backend().store.accounts()]})
+
+
+@operation("GET", "/api/accounts/<username>", answer="Account")
+def get_account(username: str) -> Response:
+    """One account"""
+    return jsonify(_existing(username).to_dict())
+
+
+@operation("POST", "/api/accounts", body="AccountSettings", answer="Account", status=201,
+           errors=(409,))
+def create_account(body: dict[str, Any]) -> tuple[Response, int]:
+    """Create an account
+
+    409 when the username is taken (PATCH or PUT it instead).
+    """
+    if backend().store.account(body["username"]):
+        raise Conflict(f"account {body['username']!r} exists; PATCH or PUT it")
+    return jsonify(backend().upsert_account(body).to_dict()), 201
+
+
+@operation("PATCH", "/api/accounts/<username>", body="AccountPatchIn", answer="Account",
+           body_types=(MERGE_PATCH, JSON))
+def update_account(username: str, body: dict[str, Any]) -> Response:
+    """Change some settings: a JSON Merge Patch (RFC 7396)
+
+    Nested objects merge (`{"mo": {"url": ...}}` keeps the MO credentials; `{"mt_configs":
+    {"cfg2": {...}}}` adds a configuration), null removes a setting (`{"tps": null}`: no
+    limit; `{"mt_configs": {"cfg2": null}}`: that configuration). The result must be a valid
+    account; nothing changes otherwise.
+    """
+    _same_username(body, username)
+    _existing(username)
+    return jsonify(backend().upsert_account(body, username).to_dict())
+
+
+@operation("PUT", "/api/accounts/<username>", body="AccountReplaceIn", answer="Account")
+def replace_account(username: str, body: dict[str, Any]) -> Response:
+    """Replace an account, or create it
+
+    An existing account is deleted first, with its messages, callbacks and pending jobs.
+    """
+    _same_username(body, username)
+    data = {**body, "username": username}
+    problems = account_problems(data)
+    if problems:
+        raise refuse(*problems)  # before anything is deleted
+    if backend().store.account(username):
+        backend().delete_account(username)
+    return jsonify(backend().upsert_account(data).to_dict())
+
+
+@operation("DELETE", "/api/accounts/<username>", answer="AccountDeleted")
+def delete_account(username: str) -> Response:
+    """Remove an account, its messages, callbacks and pending jobs"""
+    backend().delete_account(username)
+    return jsonify({"deleted": username})

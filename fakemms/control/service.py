@@ -1,0 +1,34 @@
+"""Control API: the fake as a whole: health, this document, reset, the state dump."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify
+
+from fakemms.app import backend
+from fakemms.control.openapi import openapi_document, operation
+
+
+@operation("GET", "/health", answer="Health")
+def health() -> Response:
+    """200 when the fake is ready: clock, seed, scenarios, counts"""
+    return jsonify({"status": "ok", **backend().describe()})
+
+
+@operation("GET", "/api/openapi.json", answer="OpenApiDocument")
+def openapi() -> Response:
+    """This document"""
+    return jsonify(openapi_document())
+
+
+@operation("POST", "/api/reset", answer="ResetDone")
+def reset() -> Response:
+    """Forget all messages, callbacks, counters and pending jobs; the clock back to its
+    configured mode at wall time (accounts and scenarios are kept)"""
+    backend().reset()
+    return jsonify({"status": "reset"})
+
+
+@operation("GET", "/api/dump", answer="Dump")
+def dump() -> Response:
+    """The whole state, part bytes in base64"""
+    return jsonify(backend().store.dump())
