@@ -606,9 +606,14 @@ def test_submit_fields_and_relative_times() -> None:
     assert codec.parse_time(msg.timestamp) == datetime(2024, 5, 1, 8, tzinfo=UTC)
 
 
-def test_transaction_id_may_be_absent() -> None:
-    msg = codec.parse(soap(submit_xml(), txn=None), "text/xml")
-    assert msg.transaction_id is None
+def test_a_request_without_transaction_id_is_4004() -> None:
+    with pytest.raises(codec.Mm7ValidationError, match="TransactionID") as info:
+        codec.parse(soap(submit_xml(), txn=None), "text/xml")
+    assert info.value.mm7_status == 4004
+    assert info.value.request.namespace == NS14  # the Fault answers in the request's namespace
+    rsp = codec.encode_response("DeliverRsp", namespace=NS14, mm7_version="6.8.0",
+                                transaction_id=None)
+    assert codec.parse_response(rsp.body, rsp.content_type).transaction_id is None  # answers: ok
 
 
 def test_https_namespace_is_accepted_with_a_warning() -> None:

@@ -325,10 +325,16 @@ def test_plain_text_xml_submit_without_content(shared_fake):
     assert msg["parts"] == [] and msg["mt_config"] == "News"
 
 
-def test_missing_transaction_id_is_accepted_without_header(shared_fake):
-    r = post(shared_fake, envelope(submit_xml(content=None), txn=None))
-    rsp = accepted(r)
-    assert rsp.transaction_id is None and b"TransactionID" not in r.content
+@pytest.mark.parametrize("txn", [None, ""], ids=["no-header", "empty"])
+def test_missing_transaction_id_is_refused_4004_and_nothing_stored(shared_fake, txn):
+    """TransactionID is mandatory in MM7 (a Java client crashed on an answer without one)."""
+    before = len(messages(shared_fake))
+    r = post(shared_fake, envelope(submit_xml(content=None), txn=txn))
+    assert status_of(r) == 4004
+    fault = answer(r)
+    assert fault.namespace == NS14 and fault.error.status.text == "Validation error"
+    assert "TransactionID" in (fault.error.status.details or "")
+    assert len(messages(shared_fake)) == before
 
 
 def test_lenient_values_true_and_plus_numbers(shared_fake):

@@ -130,6 +130,11 @@ def _parse_operation(op: ET.Element, op_ns: str, op_name: str, ns: str, txn: str
     scope = Scope(op_ns, ns)
     version = scope.text(op, "MM7Version")
     _check_version(op_name, version, ns, warnings)
+    if op_name in tables.REQUESTS and not txn:
+        # 3GPP TS 23.140: the TransactionID header is mandatory in every MM7 request; a missing
+        # mandatory element is 4004 Validation error (provider-notes.md, skycore-mm7 statuses)
+        raise Mm7ValidationError(f"{op_name}: the SOAP Header has no TransactionID "
+                                 "(mandatory in every MM7 request)")
     common = dict(operation=op_name, namespace=ns, mm7_version=version, transaction_id=txn,
                   warnings=warnings)
     if op_name.endswith("Rsp"):
