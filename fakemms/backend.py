@@ -116,15 +116,17 @@ class Backend:
                   subject: str | None = None, mobile_operator_id: int | None = None,
                   warnings: list[str] | None = None, request_id: str | None = None,
                   protocol: str | None = None, extra: dict[str, Any] | None = None,
-                  message_id: str | None = None) -> Message:
+                  message_id: str | None = None, ccs: list[str] | None = None,
+                  bccs: list[str] | None = None) -> Message:
         """Accept an MT (or raise the error a scenario decided). Reports are scheduled; each
         waits for ``message.answered`` so none overtakes the answer."""
         if mt_config not in account.mt_configs:
             raise errors.InvalidMtConfig(
                 f"mtConfig {mt_config!r} is not configured for account {account.username}")
+        first = next(iter([*destinations, *(ccs or []), *(bccs or [])]), "")
         decision = self.engine.decide({
             "account": account.username, "mt_config": mt_config, "source": source,
-            "destination": destinations[0] if destinations else "", "subject": subject,
+            "destination": first, "subject": subject,
             "protocol": protocol or interface,
         })
         if decision.error is not None or decision.mm7_status is not None:
@@ -133,6 +135,7 @@ class Backend:
         message = Message(
             id=message_id or self.new_message_id(), direction="mt", interface=interface,
             account=account.username, source=source, destinations=list(destinations),
+            ccs=list(ccs or []), bccs=list(bccs or []),
             created_at=self.clock.now(), mt_config=mt_config, subject=subject,
             mobile_operator_id=mobile_operator_id, parts=parts, warnings=list(warnings or []),
             request_id=request_id, decision=decision.label, extra=dict(extra or {}),
