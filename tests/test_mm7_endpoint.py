@@ -344,6 +344,32 @@ def test_lenient_values_true_and_plus_numbers(shared_fake):
     assert msg["destinations"] == ["447700900123"] and msg["extra"]["delivery_report"] is True
 
 
+def test_lenient_input_records_one_warning_per_finding(shared_fake):
+    """The README promises sloppy input is accepted "with a warning": one per finding, naming
+    the element and what a strict MMSC would answer."""
+    extra = ("<DeliveryReport>True</DeliveryReport>"
+             "<EarlistDeliveryTime>2030-01-01T00:00:00Z</EarlistDeliveryTime>")
+    r = post(shared_fake, envelope(submit_xml(to=("+12515550130/TYPE=PLMN",), content=None,
+                                              extra=extra)))
+    msg = message(shared_fake, accepted(r).message_id)
+    assert msg["destinations"] == ["12515550130"]
+    assert len([w for w in msg["warnings"] if "refuses" in w]) == 4, msg["warnings"]
+
+    def one(start: str) -> str:
+        (found,) = [w for w in msg["warnings"] if w.startswith(start)]
+        return found
+
+    assert "2007 Message format corrupt" in one("DeliveryReport: 'True' is not an xsd:boolean")
+    plmn = one("To Number '+12515550130/TYPE=PLMN'")
+    assert "leading '+'" in plmn and "/TYPE=PLMN" in plmn and "2002 Address Error" in plmn
+    assert "first MT configuration" in one("VASID is empty")
+    assert "4004 Validation error" in one("SubmitReq: unknown element EarlistDeliveryTime")
+    # the document's own request is clean
+    body, ctype = document_example()
+    clean = message(shared_fake, accepted(post(shared_fake, body, ctype)).message_id)
+    assert not [w for w in clean["warnings"] if "refuses" in w]
+
+
 # --- status codes -----------------------------------------------------------------------------
 @pytest.mark.parametrize("number", ["12", "1555abc0000", "1234567890123456"])
 def test_bad_recipient_is_2002(shared_fake, number):
