@@ -169,8 +169,12 @@ class Backend:
         return message
 
     def cancel_mt(self, account: Account, message_id: str | None) -> Message:
-        """Cancel: reports not yet sent are recorded but never sent."""
+        """Cancel: reports not yet sent are recorded but never sent. A message no longer
+        pending (not ``accepted`` or ``Deferred``) stays as it is: 3001 Not Possible."""
         message = self.own_mt(account, message_id)
+        if message.status not in ("accepted", "Deferred"):
+            raise errors.NotPossible(f"message {message.id} is {message.status}: "
+                                     "only a message not yet delivered can be cancelled")
         self.store.update_message(message.id, status="Cancelled")
         if self.store.cancel_callbacks(message.id):
             self.dispatcher.drop_cancelled()

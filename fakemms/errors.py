@@ -190,6 +190,16 @@ class MessageIdNotFound(FakeMmsError):
     mm7_status = 2005
 
 
+class NotPossible(FakeMmsError):
+    """MM7 CancelReq on a message already complete (delivered, failed or cancelled): 3GPP TS
+    23.140's 3001 "Not Possible" is for a cancel of a message no longer available for it
+    (provider-notes.md status table)."""
+
+    description = "Not Possible"
+    http_status = 409
+    mm7_status = 3001
+
+
 class MultipleAddressesNotSupported(FakeMmsError):
     description = "Multiple addresses not supported"
     http_status = 400

@@ -665,6 +665,26 @@ def test_cancel_stops_later_reports(make_fake, receiver):
     assert message(fake, kept)["status"] == "Retrieved"
 
 
+def test_cancel_of_a_finished_message_is_3001_and_changes_nothing(make_fake):
+    fake = make_fake(config(clock="virtual"))
+    done, deferred = (accepted(post(fake, envelope(submit_xml(content=None)))).message_id
+                      for _ in range(2))
+    for mid, status in ((done, "Retrieved"), (deferred, "Deferred")):
+        r = fake.post(f"/_fakemms/api/messages/{mid}/reports", json={"status": status})
+        assert r.status_code == 201, r.text
+    r = post(fake, envelope(cancel_xml(done), txn="late-1"))
+    fault = answer(r)
+    assert status_of(r) == 3001 and fault.error.status.text == "Not Possible"
+    assert "Retrieved" in fault.error.status.details and fault.transaction_id == "late-1"
+    after = message(fake, done)
+    assert after["status"] == "Retrieved" and [x["status"] for x in after["reports"]] == [
+        "Retrieved"]
+    # Deferred is not final (3GPP TS 23.140): still cancellable, once
+    assert status_of(post(fake, envelope(cancel_xml(deferred)))) == 1000
+    assert message(fake, deferred)["status"] == "Cancelled"
+    assert status_of(post(fake, envelope(cancel_xml(deferred)))) == 3001
+
+
 def test_replace_replaces_content(shared_fake):
     mid = accepted(submit(shared_fake, parts=[text_part("first version")])).message_id
     new_text = text_part("second version", cid="t2")
