@@ -156,10 +156,21 @@ class AccountClosed(FakeMmsError):
 
 
 class TpsExceeded(FakeMmsError):
+    """The detail names the limit (``tps 2/s for account acme``): it is the MM7 Details, part
+    of the OpenMarket description and the ``X-Fake-Decision`` header, so a refusal says why."""
+
     code, description = 15406, "TPS limit exceeded."
     http_status = 429
     mm7_status = 4006  # configurable: 3510 "Throughput exceeded" (skycore-mm7 statuses)
     retryable = True
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.decision = detail
+
+    @property
+    def text(self) -> str:
+        return f"{self.description} ({self.detail})" if self.detail else self.description
 
 
 OPENMARKET_ERRORS: dict[int, type[FakeMmsError]] = {

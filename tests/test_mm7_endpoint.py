@@ -497,6 +497,9 @@ def test_tps_answers_the_configured_status(make_fake, configured, expected):
     assert status_of(r) == expected
     if expected == 3510:
         assert b"Throughput exceeded" in r.content
+    limit = ("tps 1/s for account acme; the clock is paused (virtual): tokens refill only "
+             "when it advances")
+    assert answer(r).error.status.details == limit and r.headers["X-Fake-Decision"] == limit
     fake.post("/_fakemms/api/clock/advance", json={"seconds": 1})
     accepted(post(fake, envelope(submit_xml(content=None))))
     assert len(messages(fake)) == 2
