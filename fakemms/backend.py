@@ -29,6 +29,7 @@ from fakemms.content import RemoteContent, needs_fetch
 from fakemms.errors import ConfigError
 from fakemms.guards import Guards
 from fakemms.models import Account, Message, Part, Report
+from fakemms.protocols.mime import content_type_params
 from fakemms.protocols.mm7.tables import VERSION_NAMESPACES
 from fakemms.rng import Rng
 from fakemms.scenario import Decision, Engine, ReportPlan, Scenario, load_scenario
@@ -313,7 +314,8 @@ class Backend:
             mobile_operator_id=mobile_operator_id
             or self.rng.choice(generate.OPERATORS.get(region, [77])),
             ccs=list(ccs or []), bccs=list(bccs or []),
-            parts=parts or [Part("text/plain", generate.text(self.rng).encode(), "text.txt")],
+            parts=_with_content_ids(parts) if parts
+            else [Part("text/plain", generate.text(self.rng).encode(), "text.txt")],
             status="received", decision=decision,
             extra={k: v for k, v in (("user_agent", user_agent), ("ua_prof", ua_prof),
                                      ("type", "sms" if sms else None)) if v},
@@ -326,6 +328,8 @@ class Backend:
                 rng=self.rng, now=message.created_at, settings=self.outbound)
             if callback is not None:
                 callback.decision = decision
+                if decision and self.decision_header:  # as report callbacks do (README)
+                    callback.headers["X-Fake-Decision"] = decision
                 if self.store.add_callback(callback):
                     self.dispatcher.submit(callback)
         return message
@@ -335,20 +339,34 @@ class Backend:
         import base64
 
         parts = []
-        for i, spec in enumerate(specs):
+        for spec in specs:
             ctype = spec["content_type"]
             media = ctype.split(";")[0].strip().lower()
             if "text" in spec:
-                data = spec["text"].encode("utf-8")
+                text = self.text_part(ctype, spec["text"])
+                ctype, data = text.content_type, text.data
             elif "base64" in spec:
                 data = base64.b64decode(spec["base64"])
             elif media.startswith("image/"):
                 data = generate.image(self.rng, media)
             else:
                 data = generate.text(self.rng).encode("utf-8")
-            ext = media.split("/")[-1].replace("plain", "txt").replace("jpeg", "jpg")
-            parts.append(Part(ctype, data, spec.get("content_id") or f"part{i + 1}.{ext}"))
+            parts.append(Part(ctype, data, spec.get("content_id")))  # inject_mo names the rest
         return parts
+
+    @staticmethod
+    def text_part(content_type: str, text: str, content_id: str | None = None) -> Part:
+        """Text given as a string, encoded in the charset its Content-Type names, else UTF-8
+        with ``charset=utf-8`` added: bytes without a charset are read as ISO-8859-1 by some
+        clients."""
+        charset = content_type_params(content_type)[1].get("charset")
+        if not charset:
+            charset, content_type = "utf-8", f"{content_type}; charset=utf-8"
+        try:
+            return Part(content_type, text.encode(charset), content_id)
+        except (LookupError, UnicodeEncodeError) as exc:
+            raise errors.ControlError(f"text cannot be written in charset {charset}: "
+                                      f"{exc}") from None
 
     def _arm_mo_scripts(self, scenarios: list[Scenario]) -> None:
         start = self.clock.now()
@@ -434,6 +452,25 @@ class Backend:
         return {"clock": self.clock.describe(), "seed": self.rng.seed,
                 "scenarios": [s.name for s in self.engine.scenarios], **self.store.stats(),
                 **self.scheduler.stats(), **self.dispatcher.stats()}
+
+
+def _with_content_ids(parts: list[Part]) -> list[Part]:
+    """Every MO part with a Content-Id: one not given is ``partN.ext`` by its place in the
+    message, unique within it, so the callbacks and the legacy mms.zip tell the parts apart."""
+    taken = {p.content_id for p in parts if p.content_id}
+    out = []
+    for n, part in enumerate(parts, start=1):
+        if not part.content_id:
+            media = content_type_params(part.content_type)[0]
+            ext = media.split("/")[-1].replace("plain", "txt").replace("jpeg", "jpg")
+            cid, k = f"part{n}.{ext}", 1
+            while cid in taken:
+                k += 1
+                cid = f"part{n}-{k}.{ext}"
+            taken.add(cid)
+            part = dataclasses.replace(part, content_id=cid)
+        out.append(part)
+    return out
 
 
 def _interface_of(fmt: str) -> str:

@@ -33,8 +33,9 @@ def inject_mo() -> tuple[Response, int]:
             if not isinstance(p, dict) or not p.get("content_type"):
                 raise errors.ControlError(f"parts[{i}].content_type is required")
             if "text" in p:
-                payload = str(p["text"]).encode("utf-8")
-            elif "base64" in p:
+                parts.append(be.text_part(p["content_type"], str(p["text"]), p.get("content_id")))
+                continue
+            if "base64" in p:
                 try:
                     payload = base64.b64decode(p["base64"], validate=True)
                 except (binascii.Error, ValueError):
