@@ -133,8 +133,8 @@ def _parse_operation(op: ET.Element, op_ns: str, op_name: str, ns: str, txn: str
     version = scope.text(op, "MM7Version")
     _check_version(op_name, version, ns, warnings)
     if op_name in tables.REQUESTS and not txn:
-        # 3GPP TS 23.140: the TransactionID header is mandatory in every MM7 request; a missing
-        # mandatory element is 4004 Validation error (provider-notes.md, skycore-mm7 statuses)
+        # TransactionID is mandatory (3GPP TS 23.140; skycore-mm7/mm7Submit.md "Mandatory:
+        # Yes"); a missing mandatory element is 4004 Validation error (provider-notes.md)
         raise Mm7ValidationError(f"{op_name}: the SOAP Header has no TransactionID "
                                  "(mandatory in every MM7 request)")
     if op_name in tables.KNOWN_ELEMENTS:
