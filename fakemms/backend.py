@@ -28,6 +28,7 @@ from fakemms.config import (
 from fakemms.errors import ConfigError
 from fakemms.guards import Guards
 from fakemms.models import Account, Message, Part, Report
+from fakemms.protocols.mime import content_type_params
 from fakemms.protocols.mm7.tables import VERSION_NAMESPACES
 from fakemms.remote_content import RemoteContent, needs_fetch
 from fakemms.rng import Rng
@@ -116,15 +117,17 @@ class Backend:
                   subject: str | None = None, mobile_operator_id: int | None = None,
                   warnings: list[str] | None = None, request_id: str | None = None,
                   protocol: str | None = None, extra: dict[str, Any] | None = None,
-                  message_id: str | None = None) -> Message:
+                  message_id: str | None = None, ccs: list[str] | None = None,
+                  bccs: list[str] | None = None) -> Message:
         """Accept an MT (or raise the error a scenario decided). Reports are scheduled; each
         waits for ``message.answered`` so none overtakes the answer."""
         if mt_config not in account.mt_configs:
             raise errors.InvalidMtConfig(
                 f"mtConfig {mt_config!r} is not configured for account {account.username}")
+        first = next(iter([*destinations, *(ccs or []), *(bccs or [])]), "")
         decision = self.engine.decide({
             "account": account.username, "mt_config": mt_config, "source": source,
-            "destination": destinations[0] if destinations else "", "subject": subject,
+            "destination": first, "subject": subject,
             "protocol": protocol or interface,
         })
         if decision.error is not None or decision.mm7_status is not None:
@@ -133,6 +136,7 @@ class Backend:
         message = Message(
             id=message_id or self.new_message_id(), direction="mt", interface=interface,
             account=account.username, source=source, destinations=list(destinations),
+            ccs=list(ccs or []), bccs=list(bccs or []),
             created_at=self.clock.now(), mt_config=mt_config, subject=subject,
             mobile_operator_id=mobile_operator_id, parts=parts, warnings=list(warnings or []),
             request_id=request_id, decision=decision.label, extra=dict(extra or {}),
@@ -166,9 +170,15 @@ class Backend:
         return message
 
     def cancel_mt(self, account: Account, message_id: str | None) -> Message:
-        """Cancel: reports not yet sent are recorded but never sent."""
+        """Cancel: reports not yet sent are recorded but never sent. A message no longer
+        pending (not ``accepted`` or ``Deferred``) stays as it is: 3001 Not Possible."""
         message = self.own_mt(account, message_id)
-        self.store.update_message(message.id, status="Cancelled")
+        # checked and set in one step: a report firing meanwhile cannot be overwritten
+        before = self.store.set_status_if(message.id, "Cancelled",
+                                          when=("accepted", "Deferred"))
+        if before not in ("accepted", "Deferred"):
+            raise errors.NotPossible(f"message {message.id} is {before}: "
+                                     "only a message not yet delivered can be cancelled")
         if self.store.cancel_callbacks(message.id):
             self.dispatcher.drop_cancelled()
         self.store.publish("message.cancelled", {"id": message.id, "account": account.username})
@@ -306,7 +316,8 @@ class Backend:
             mobile_operator_id=mobile_operator_id
             or self.rng.choice(generate.OPERATORS.get(region, [77])),
             ccs=list(ccs or []), bccs=list(bccs or []),
-            parts=parts or [Part("text/plain", generate.text(self.rng).encode(), "text.txt")],
+            parts=_with_content_ids(parts) if parts
+            else [Part("text/plain", generate.text(self.rng).encode(), "text.txt")],
             status="received", decision=decision,
             extra={k: v for k, v in (("user_agent", user_agent), ("ua_prof", ua_prof),
                                      ("type", "sms" if sms else None)) if v},
@@ -319,6 +330,8 @@ class Backend:
                 rng=self.rng, now=message.created_at, settings=self.outbound)
             if callback is not None:
                 callback.decision = decision
+                if decision and self.decision_header:  # as report callbacks do (README)
+                    callback.headers["X-Fake-Decision"] = decision
                 if self.store.add_callback(callback):
                     self.dispatcher.submit(callback)
         return message
@@ -328,20 +341,34 @@ class Backend:
         import base64
 
         parts = []
-        for i, spec in enumerate(specs):
+        for spec in specs:
             ctype = spec["content_type"]
             media = ctype.split(";")[0].strip().lower()
             if "text" in spec:
-                data = spec["text"].encode("utf-8")
+                text = self.text_part(ctype, spec["text"])
+                ctype, data = text.content_type, text.data
             elif "base64" in spec:
                 data = base64.b64decode(spec["base64"])
             elif media.startswith("image/"):
                 data = generate.image(self.rng, media)
             else:
                 data = generate.text(self.rng).encode("utf-8")
-            ext = media.split("/")[-1].replace("plain", "txt").replace("jpeg", "jpg")
-            parts.append(Part(ctype, data, spec.get("content_id") or f"part{i + 1}.{ext}"))
+            parts.append(Part(ctype, data, spec.get("content_id")))  # inject_mo names the rest
         return parts
+
+    @staticmethod
+    def text_part(content_type: str, text: str, content_id: str | None = None) -> Part:
+        """Text given as a string, encoded in the charset its Content-Type names, else UTF-8
+        with ``charset=utf-8`` added: bytes without a charset are read as ISO-8859-1 by some
+        clients."""
+        charset = content_type_params(content_type)[1].get("charset")
+        if not charset:
+            charset, content_type = "utf-8", f"{content_type}; charset=utf-8"
+        try:
+            return Part(content_type, text.encode(charset), content_id)
+        except (LookupError, UnicodeEncodeError) as exc:
+            raise errors.ControlError(f"text cannot be written in charset {charset}: "
+                                      f"{exc}") from None
 
     def _arm_mo_scripts(self, scenarios: list[Scenario]) -> None:
         start = self.clock.now()
@@ -477,6 +504,25 @@ class Backend:
 def _scenario_key(name: str) -> str:
     """The scheduler key of a scenario's MO-script jobs (unloading it cancels them)."""
     return f"scenario:{name}"
+
+
+def _with_content_ids(parts: list[Part]) -> list[Part]:
+    """Every MO part with a Content-Id: one not given is ``partN.ext`` by its place in the
+    message, unique within it, so the callbacks and the legacy mms.zip tell the parts apart."""
+    taken = {p.content_id for p in parts if p.content_id}
+    out = []
+    for n, part in enumerate(parts, start=1):
+        if not part.content_id:
+            media = content_type_params(part.content_type)[0]
+            ext = media.split("/")[-1].replace("plain", "txt").replace("jpeg", "jpg")
+            cid, k = f"part{n}.{ext}", 1
+            while cid in taken:
+                k += 1
+                cid = f"part{n}-{k}.{ext}"
+            taken.add(cid)
+            part = dataclasses.replace(part, content_id=cid)
+        out.append(part)
+    return out
 
 
 def _interface_of(fmt: str) -> str:

@@ -156,10 +156,21 @@ class AccountClosed(FakeMmsError):
 
 
 class TpsExceeded(FakeMmsError):
+    """The detail names the limit (``tps 2/s for account acme``): it is the MM7 Details, part
+    of the OpenMarket description and the ``X-Fake-Decision`` header, so a refusal says why."""
+
     code, description = 15406, "TPS limit exceeded."
     http_status = 429
     mm7_status = 4006  # configurable: 3510 "Throughput exceeded" (skycore-mm7 statuses)
     retryable = True
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.decision = detail
+
+    @property
+    def text(self) -> str:
+        return f"{self.description} ({self.detail})" if self.detail else self.description
 
 
 OPENMARKET_ERRORS: dict[int, type[FakeMmsError]] = {
@@ -188,6 +199,16 @@ class MessageIdNotFound(FakeMmsError):
     description = "Message ID Not found"
     http_status = 404
     mm7_status = 2005
+
+
+class NotPossible(FakeMmsError):
+    """MM7 CancelReq on a message already complete (delivered, failed or cancelled): 3GPP TS
+    23.140's 3001 "Not Possible" is for a cancel of a message no longer available for it
+    (provider-notes.md status table)."""
+
+    description = "Not Possible"
+    http_status = 409
+    mm7_status = 3001
 
 
 class MultipleAddressesNotSupported(FakeMmsError):

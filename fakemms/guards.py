@@ -105,6 +105,11 @@ class Guards:
             account.username, _periods(now), max_per_day=account.max_per_day,
             max_per_month=account.max_per_month, prepaid_credit=account.prepaid_credit,
             take_token=rule)
+        if refused == "tps":
+            limit = f"tps {account.tps:g}/s for account {account.username}"
+            if self.clock.paused:
+                limit += "; the clock is paused (virtual): tokens refill only when it advances"
+            raise TpsExceeded(limit)
         if refused is not None:
             raise _REFUSALS[refused]()
 
@@ -114,7 +119,7 @@ class Guards:
 
 
 _REFUSALS = {"day": DailyLimitExceeded, "month": MonthlyLimitExceeded,
-             "credit": PrepaidCreditExceeded, "tps": TpsExceeded}
+             "credit": PrepaidCreditExceeded}
 
 
 def _take_token(bucket: tuple[float, float] | None, rate: float,

@@ -100,6 +100,12 @@ def mm7_version(protocol: str) -> str | None:
     return protocol[4:] if protocol.startswith("mm7-") else None
 
 
+def recipients(message: Message) -> list[str]:
+    """Every recipient of an MT, To then Cc then Bcc: a report goes to each (3GPP TS 23.140
+    sends a DeliveryReportReq per recipient, Cc and Bcc included)."""
+    return [*message.destinations, *message.ccs, *message.bccs]
+
+
 def report_callbacks(*, new_id: Callable[[], str], message: Message, report: Report,
                      mt: MtConfig, rng: Rng, now: float, settings: Settings = DEFAULTS
                      ) -> list[Callback]:
@@ -136,7 +142,7 @@ def report_callbacks(*, new_id: Callable[[], str], message: Message, report: Rep
         return []
     carrier = message.mobile_operator_id or (mt.operators[0] if mt.operators else None) \
         or OPERATORS.get(mt.region, [77])[0]
-    for recipient in message.destinations:
+    for recipient in recipients(message):
         txn = rng.hex(8)
         sender = message.source or None
         if read:
@@ -185,7 +191,7 @@ def _legacy_reports(new_id: Callable[[], str], message: Message, report: Report,
                          request_id=message.request_id, user_agent=report.user_agent,
                          region=mt.region),
                      timeout=timeout, **{**common, "method": "GET"})
-            for recipient in message.destinations]
+            for recipient in recipients(message)]
 
 
 def mo_callback(*, callback_id: str, message: Message, account: Account, mo: MoConfig,

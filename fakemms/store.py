@@ -150,6 +150,19 @@ class Store:
                 setattr(message, key, value)
             return message
 
+    def set_status_if(self, message_id: str, status: str, *, when: tuple[str, ...]
+                      ) -> str | None:
+        """Set the status only if the current one is in ``when``, atomically; returns the
+        status it had (None: no such message)."""
+        with self._lock:
+            message = self._messages.get(message_id)
+            if message is None:
+                return None
+            before = message.status
+            if before in when:
+                message.status = status
+            return before
+
     def add_warnings(self, message_id: str, warnings: Iterable[str]) -> None:
         with self._lock:
             message = self._messages.get(message_id)
@@ -467,4 +480,5 @@ def _matches(m: Message, f: dict[str, Any]) -> bool:
     if f.get("interface") and m.interface != f["interface"]:
         return False
     number = f.get("number")
-    return not number or number == m.source or number in m.destinations
+    return (not number or number == m.source or number in m.destinations
+            or number in m.ccs or number in m.bccs)

@@ -194,6 +194,34 @@ def test_inject_mo_reaches_mo_url_as_documented_multipart(make_fake, receiver):
     assert image.get_payload(decode=True).startswith(b"\x89PNG")
 
 
+def test_injected_text_says_its_charset(make_fake, receiver):
+    """Text given as a string is UTF-8 with charset=utf-8 unless the caller named a charset
+    (a client decoded the bare text/plain as ISO-8859-1)."""
+    import email
+
+    cfg = {"accounts": [{"username": "acme", "password": "s3cret", "mt_configs": {"c": {}},
+                         "mo": {"url": receiver.url("/mo"), "format": "http"}}]}
+    fake = make_fake(cfg)
+    r = fake.post("/_fakemms/api/mo", json={"account": "acme", "destination": "88600", "parts": [
+        {"content_type": "text/plain", "text": "Grüße ☃"},
+        {"content_type": "text/plain; charset=ISO-8859-1", "text": "Grüße"},
+        {"content_type": "text/plain", "base64": base64.b64encode(b"raw").decode()}]})
+    assert r.status_code == 201, r.text
+    (got,) = receiver.wait_for(1)
+    msg = email.message_from_bytes(f"Content-Type: {got.headers['Content-Type']}\r\n\r\n"
+                                   .encode() + got.body)
+    _, utf8, latin1, raw = msg.get_payload()
+    assert utf8["Content-Type"] == "text/plain; charset=utf-8"
+    assert utf8.get_payload(decode=True).decode("utf-8") == "Grüße ☃"
+    assert latin1["Content-Type"] == "text/plain; charset=ISO-8859-1"
+    assert latin1.get_payload(decode=True) == "Grüße".encode("iso-8859-1")
+    assert raw["Content-Type"] == "text/plain"  # bytes given: the caller's label, untouched
+    bad = fake.post("/_fakemms/api/mo", json={"account": "acme", "destination": "88600",
+                                              "parts": [{"content_type": "text/plain; "
+                                                         "charset=us-ascii", "text": "☃"}]})
+    assert bad.status_code == 400 and "us-ascii" in bad.json()["error"]["description"]
+
+
 def test_scenario_rules_decide_answers_and_reports(make_fake, receiver):
     fake = make_fake(virtual(receiver.url("/dlr")))
     scenario = """

@@ -70,6 +70,27 @@ def test_mo_by_post_carries_mms_zip_with_the_same_bytes(make_fake, receiver):
     assert unzip(fields["mms.zip"]) == unzip(retrieved)
 
 
+def test_mms_zip_names_entries_after_each_parts_content_id(make_fake, receiver):
+    """Parts given without Content-Id are named by their place in the message (the zip once
+    held part1.txt and part1.png); given ones are made safe and unique within the zip."""
+    receiver.answer = lambda r: (200, b"OK")
+    fake = make_fake(legacy_account(receiver.url("/mo"), "legacy-get"))
+    parts = [{"content_type": "text/plain", "text": "caf\u00e9"},
+             {"content_type": "image/png", "generate": True},
+             {"content_type": "image/png", "content_id": "<../../etc/pic.png>", "base64": ""},
+             {"content_type": "image/png", "content_id": "pic.png", "base64": ""}]
+    mo_id = fake.post("/_fakemms/api/mo", json={**MO, "parts": parts}).json()["id"]
+    stored = fake.get(f"/_fakemms/api/messages/{mo_id}").json()["parts"]
+    assert [p["content_id"] for p in stored] == [
+        "part1.txt", "part2.png", "<../../etc/pic.png>", "pic.png"]
+    r = fake.get("/mms/v1/http/retrieve", params={"user": "acme", "pass": "s3cret",
+                                                  "id": mo_id})
+    with zipfile.ZipFile(io.BytesIO(r.content)) as z:
+        assert z.namelist() == ["part1.txt", "part2.png", "pic.png", "pic-2.png"]
+        assert z.read("part1.txt") == "caf\u00e9".encode()
+    receiver.wait_for(1)
+
+
 def test_legacy_success_needs_a_non_empty_body(make_fake, receiver):
     answers = iter([(200, b""), (500, b"x"), (200, b"OK")])
     receiver.answer = lambda r: next(answers)

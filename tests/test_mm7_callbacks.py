@@ -176,7 +176,8 @@ def test_report_for_a_submit_without_sender_address(make_fake, mm7_receiver):
     mm7_receiver.answer = rsp_answer(1000)
     fake = make_fake(mt_config(mm7_receiver.url("/dlr"), "5.3.0"))
     ns = NS + "REL-5-MM7-1-3"
-    xml = (f'<env:Envelope xmlns:env="{SOAP_ENV}"><env:Body><SubmitReq xmlns="{ns}">'
+    xml = (f'<env:Envelope xmlns:env="{SOAP_ENV}"><env:Header><TransactionID xmlns="{ns}">'
+           f'vas-1</TransactionID></env:Header><env:Body><SubmitReq xmlns="{ns}">'
            "<MM7Version>5.3.0</MM7Version><SenderIdentification><VASPID>TNN</VASPID>"
            "<VASID>config1</VASID></SenderIdentification><Recipients><To><Number>7255441234"
            "</Number></To></Recipients></SubmitReq></env:Body></env:Envelope>")

@@ -104,7 +104,10 @@ def test_submit_req_prefixed() -> None:
     assert (image.media_type, image.content_id, image.content_location) == (
         "image/jpeg", "84TPF", "84TPF.jpg")
     assert image.data[:2] == b"\xff\xd8" and image.data.rstrip()[-2:] == b"\xff\xd9"
-    assert content.smil is None and msg.warnings == []
+    assert content.smil is None
+    # the real client's sloppiness is accepted, one warning per finding
+    assert [w.split(":")[0] for w in msg.warnings] == [
+        "SenderAddress Number '+13056024143'", "To Number '+12345678903'", "VASID is empty"]
 
 
 def test_deliver_req1_rfc2822_sender_and_single_part() -> None:
@@ -606,9 +609,32 @@ def test_submit_fields_and_relative_times() -> None:
     assert codec.parse_time(msg.timestamp) == datetime(2024, 5, 1, 8, tzinfo=UTC)
 
 
-def test_transaction_id_may_be_absent() -> None:
-    msg = codec.parse(soap(submit_xml(), txn=None), "text/xml")
-    assert msg.transaction_id is None
+def test_a_request_without_transaction_id_is_4004() -> None:
+    with pytest.raises(codec.Mm7ValidationError, match="TransactionID") as info:
+        codec.parse(soap(submit_xml(), txn=None), "text/xml")
+    assert info.value.mm7_status == 4004
+    assert info.value.request.namespace == NS14  # the Fault answers in the request's namespace
+    rsp = codec.encode_response("DeliverRsp", namespace=NS14, mm7_version="6.8.0",
+                                transaction_id=None)
+    assert codec.parse_response(rsp.body, rsp.content_type).transaction_id is None  # answers: ok
+
+
+def test_sloppy_values_and_unknown_elements_are_warned_once_each() -> None:
+    extra = ("<DeliveryReport>TRUE</DeliveryReport><ReadReply>false</ReadReply>"
+             '<x:Custom xmlns:x="urn:vendor">1</x:Custom><Subjekt>typo</Subjekt>')
+    xml = submit_xml(extra=extra, recipients="<To><Number>15551230000</Number></To>"
+                     "<Cc><Number>+15551230001</Number></Cc><Bc><Number>1</Number></Bc>")
+    xml = xml.replace("<VASID>mt1</VASID>", "<VASID>mt1</VASID><VASId>x</VASId>")
+    msg = codec.parse(soap(xml), "text/xml")
+    assert (msg.delivery_report, msg.read_reply) == (True, False)
+    assert sorted(w.split(";")[0] for w in msg.warnings) == sorted([
+        "Cc Number '+15551230001': a leading '+' taken off (15551230001)",
+        "DeliveryReport: 'TRUE' is not an xsd:boolean (true, false, 1, 0)",
+        "Recipients: unknown element Bc was ignored",
+        "SenderIdentification: unknown element VASId was ignored",
+        "SubmitReq: unknown element Subjekt was ignored",
+        "SubmitReq: unknown element {urn:vendor}Custom was ignored",
+    ])
 
 
 def test_https_namespace_is_accepted_with_a_warning() -> None:

@@ -325,10 +325,16 @@ def test_plain_text_xml_submit_without_content(shared_fake):
     assert msg["parts"] == [] and msg["mt_config"] == "News"
 
 
-def test_missing_transaction_id_is_accepted_without_header(shared_fake):
-    r = post(shared_fake, envelope(submit_xml(content=None), txn=None))
-    rsp = accepted(r)
-    assert rsp.transaction_id is None and b"TransactionID" not in r.content
+@pytest.mark.parametrize("txn", [None, ""], ids=["no-header", "empty"])
+def test_missing_transaction_id_is_refused_4004_and_nothing_stored(shared_fake, txn):
+    """TransactionID is mandatory in MM7 (a Java client crashed on an answer without one)."""
+    before = len(messages(shared_fake))
+    r = post(shared_fake, envelope(submit_xml(content=None), txn=txn))
+    assert status_of(r) == 4004
+    fault = answer(r)
+    assert fault.namespace == NS14 and fault.error.status.text == "Validation error"
+    assert "TransactionID" in (fault.error.status.details or "")
+    assert len(messages(shared_fake)) == before
 
 
 def test_lenient_values_true_and_plus_numbers(shared_fake):
@@ -336,6 +342,32 @@ def test_lenient_values_true_and_plus_numbers(shared_fake):
                                               extra="<DeliveryReport>True</DeliveryReport>")))
     msg = message(shared_fake, accepted(r).message_id)
     assert msg["destinations"] == ["447700900123"] and msg["extra"]["delivery_report"] is True
+
+
+def test_lenient_input_records_one_warning_per_finding(shared_fake):
+    """The README promises sloppy input is accepted "with a warning": one per finding, naming
+    the element and what a strict MMSC would answer."""
+    extra = ("<DeliveryReport>True</DeliveryReport>"
+             "<EarlistDeliveryTime>2030-01-01T00:00:00Z</EarlistDeliveryTime>")
+    r = post(shared_fake, envelope(submit_xml(to=("+12515550130/TYPE=PLMN",), content=None,
+                                              extra=extra)))
+    msg = message(shared_fake, accepted(r).message_id)
+    assert msg["destinations"] == ["12515550130"]
+    assert len([w for w in msg["warnings"] if "refuses" in w]) == 4, msg["warnings"]
+
+    def one(start: str) -> str:
+        (found,) = [w for w in msg["warnings"] if w.startswith(start)]
+        return found
+
+    assert "2007 Message format corrupt" in one("DeliveryReport: 'True' is not an xsd:boolean")
+    plmn = one("To Number '+12515550130/TYPE=PLMN'")
+    assert "leading '+'" in plmn and "/TYPE=PLMN" in plmn and "2002 Address Error" in plmn
+    assert "first MT configuration" in one("VASID is empty")
+    assert "4004 Validation error" in one("SubmitReq: unknown element EarlistDeliveryTime")
+    # the document's own request is clean
+    body, ctype = document_example()
+    clean = message(shared_fake, accepted(post(shared_fake, body, ctype)).message_id)
+    assert not [w for w in clean["warnings"] if "refuses" in w]
 
 
 # --- status codes -----------------------------------------------------------------------------
@@ -465,6 +497,9 @@ def test_tps_answers_the_configured_status(make_fake, configured, expected):
     assert status_of(r) == expected
     if expected == 3510:
         assert b"Throughput exceeded" in r.content
+    limit = ("tps 1/s for account acme; the clock is paused (virtual): tokens refill only "
+             "when it advances")
+    assert answer(r).error.status.details == limit and r.headers["X-Fake-Decision"] == limit
     fake.post("/_fakemms/api/clock/advance", json={"seconds": 1})
     accepted(post(fake, envelope(submit_xml(content=None))))
     assert len(messages(fake)) == 2
@@ -631,6 +666,26 @@ def test_cancel_stops_later_reports(make_fake, receiver):
     assert [rep["status"] for rep in msg["reports"]] == ["Retrieved"]
     assert "cancelled" in msg["reports"][0]["description"]
     assert message(fake, kept)["status"] == "Retrieved"
+
+
+def test_cancel_of_a_finished_message_is_3001_and_changes_nothing(make_fake):
+    fake = make_fake(config(clock="virtual"))
+    done, deferred = (accepted(post(fake, envelope(submit_xml(content=None)))).message_id
+                      for _ in range(2))
+    for mid, status in ((done, "Retrieved"), (deferred, "Deferred")):
+        r = fake.post(f"/_fakemms/api/messages/{mid}/reports", json={"status": status})
+        assert r.status_code == 201, r.text
+    r = post(fake, envelope(cancel_xml(done), txn="late-1"))
+    fault = answer(r)
+    assert status_of(r) == 3001 and fault.error.status.text == "Not Possible"
+    assert "Retrieved" in fault.error.status.details and fault.transaction_id == "late-1"
+    after = message(fake, done)
+    assert after["status"] == "Retrieved" and [x["status"] for x in after["reports"]] == [
+        "Retrieved"]
+    # Deferred is not final (3GPP TS 23.140): still cancellable, once
+    assert status_of(post(fake, envelope(cancel_xml(deferred)))) == 1000
+    assert message(fake, deferred)["status"] == "Cancelled"
+    assert status_of(post(fake, envelope(cancel_xml(deferred)))) == 3001
 
 
 def test_replace_replaces_content(shared_fake):

@@ -119,3 +119,19 @@ def test_delivery_report_false_and_no_read_reply_send_nothing(make_fake, receive
     advance(fake, 5)
     ops = [codec.parse(r.body, r.headers["Content-Type"]).operation for r in receiver.received]
     assert ops == ["DeliveryReportReq", "ReadReplyReq"]
+
+
+def test_cc_and_bcc_are_kept_apart_and_each_gets_its_report(make_fake, receiver):
+    receiver.answer = rsp_answer(1000)
+    fake = make_fake(mt_config(receiver.url("/dlr"), "6.8.0"))
+    to = ("15551230000</Number></To><Cc><Number>15551230001</Number></Cc>"
+          "<Bcc><Number>15551230002</Number></Bcc><To><Number>15551230003")
+    mid = codec.parse_response(*_rsp(post(fake, submit_xml(to=to)))).message_id
+    stored = fake.get(f"/_fakemms/api/messages/{mid}").json()
+    assert stored["destinations"] == ["15551230000", "15551230003"]
+    assert (stored["ccs"], stored["bccs"]) == (["15551230001"], ["15551230002"])
+    advance(fake, 1)
+    reqs = [codec.parse(r.body, r.headers["Content-Type"]) for r in receiver.wait_for(4)]
+    # 3GPP TS 23.140: one DeliveryReportReq per recipient, Cc and Bcc included
+    assert sorted(r.recipient.value for r in reqs) == [
+        "15551230000", "15551230001", "15551230002", "15551230003"]

@@ -91,8 +91,9 @@ def expect_error(r: requests.Response, code: int, status: int | None = None) -> 
     body = r.json()
     assert set(body) == {"error"} and set(body["error"]) == {"code", "description"}
     assert body["error"]["code"] == code
-    if code in HTTP_STATUS:
-        assert body["error"]["description"] == DOC[code]
+    if code in HTTP_STATUS:  # the document's text; a TPS refusal adds its limit
+        text = body["error"]["description"]
+        assert text == DOC[code] or (code == 15406 and text.startswith(DOC[code] + " (tps "))
     return body["error"]
 
 
@@ -483,7 +484,9 @@ def test_tps_refusals_appear_exactly_when_the_bucket_is_empty(make_fake, tps):
     for _ in range(tps):
         accepted(fake.send(om_body()))
     err = expect_error(fake.send(om_body()), 15406)
-    assert err["description"] == "TPS limit exceeded."
+    assert err["description"] == (f"TPS limit exceeded. (tps {tps}/s for account acme; the "
+                                  "clock is paused (virtual): tokens refill only when it "
+                                  "advances)")
     expect_error(fake.send(om_body()), 15406)
     fake.backend.clock.advance(1 / tps)
     accepted(fake.send(om_body()))
@@ -494,6 +497,18 @@ def test_tps_refusals_appear_exactly_when_the_bucket_is_empty(make_fake, tps):
     fake.backend.clock.advance(1)
     expect_error(fake.send(om_body()), 15301)
     assert count(fake) == tps + 2
+
+
+def test_a_tps_refusal_names_its_limit_in_the_decision_header(make_fake):
+    fake = make_fake(account(tps=0.01))  # real clock: one token per 100 s
+    accepted(fake.send(om_body()))
+    r = fake.send(om_body())
+    assert expect_error(r, 15406)["description"] == \
+        "TPS limit exceeded. (tps 0.01/s for account acme)"
+    assert r.headers["X-Fake-Decision"] == "tps 0.01/s for account acme"
+    quiet = make_fake({**account(tps=0.01), "decision_header": False})
+    accepted(quiet.send(om_body()))
+    assert "X-Fake-Decision" not in quiet.send(om_body()).headers
 
 
 def test_tps_comes_before_validation_and_status_override(make_fake):

@@ -662,6 +662,29 @@ def test_mo_generated_content_replays_with_the_same_seed(make_fake, receiver):
         assert txt.decode().strip()
 
 
+def test_scenario_mo_carries_its_decision_and_text_its_charset(make_fake, receiver):
+    """MO callbacks a `mo:` script makes carry X-Fake-Decision (README), and text given as a
+    string goes out as UTF-8 saying so; a charset the script names is kept and used."""
+    fake = make_fake(config(receiver))
+    load(fake, "name: hello\nmo:\n  - name: greet\n    account: acme\n    at: 1s\n"
+               "    parts:\n      - {content_type: text/plain, text: 'Grüße ☃'}\n"
+               "      - {content_type: text/plain; charset=iso-8859-1, text: 'Grüße'}\n")
+    advance(fake, "1s")
+    (got,) = receiver.wait_for(1)
+    assert got.headers["X-Fake-Decision"] == "hello/greet"
+    msg = email.message_from_bytes(f"Content-Type: {got.headers['Content-Type']}\r\n\r\n"
+                                   .encode() + got.body)
+    _, utf8, latin1 = msg.get_payload()
+    assert (utf8.get_content_type(), utf8.get_content_charset()) == ("text/plain", "utf-8")
+    assert utf8.get_payload(decode=True) == "Grüße ☃".encode()
+    assert latin1.get_content_charset() == "iso-8859-1"
+    assert latin1.get_payload(decode=True) == "Grüße".encode("iso-8859-1")
+    quiet = make_fake(config(receiver, decision_header=False))
+    load(quiet, "name: q\nmo: [{name: m, account: acme, at: 1s}]\n")
+    advance(quiet, "1s")
+    assert "X-Fake-Decision" not in receiver.wait_for(2)[1].headers
+
+
 # --- events, volume, reset ----------------------------------------------------------------------
 def test_event_stream_delivers_message_report_and_callback_events(make_fake, receiver):
     fake = make_fake(config(receiver))

@@ -36,9 +36,11 @@ def _parts(specs: list[dict[str, Any]]) -> list[Part]:
     """Parts given as text or base64 as they are; the others generated (faker)."""
     parts = []
     for i, spec in enumerate(specs):
-        if "text" in spec:
-            payload = spec["text"].encode("utf-8")
-        elif "base64" in spec:
+        if "text" in spec:  # text carries its charset (utf-8 unless the caller named one)
+            parts.append(backend().text_part(spec["content_type"], spec["text"],
+                                             spec.get("content_id")))
+            continue
+        if "base64" in spec:
             try:
                 payload = base64.b64decode(spec["base64"], validate=True)
             except (binascii.Error, ValueError):

@@ -103,7 +103,7 @@ def _error(error: errors.FakeMmsError) -> Response:
     status, body, content_type = legacy.render_error(error)
     if not isinstance(error, legacy.LegacyError):
         status = backend().status_for(error)  # a guard or scenario error: its own text
-        body = f"{error.code} {error.description}".encode()
+        body = f"{error.code} {error.text}".encode()
     response = text(status, body, content_type)
     decision = getattr(error, "decision", None)
     if decision and backend().decision_header:

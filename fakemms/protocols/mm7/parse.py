@@ -34,6 +34,7 @@ from fakemms.protocols.mm7.model import (
 )
 from fakemms.protocols.mm7.xmlvalues import (
     Scope,
+    address_warnings,
     attr,
     check_time,
     parse_bool,
@@ -42,6 +43,7 @@ from fakemms.protocols.mm7.xmlvalues import (
     recipients_of,
     single_address,
     split_tag,
+    unknown_elements,
 )
 
 
@@ -130,6 +132,13 @@ def _parse_operation(op: ET.Element, op_ns: str, op_name: str, ns: str, txn: str
     scope = Scope(op_ns, ns)
     version = scope.text(op, "MM7Version")
     _check_version(op_name, version, ns, warnings)
+    if op_name in tables.REQUESTS and not txn:
+        # TransactionID is mandatory (3GPP TS 23.140; skycore-mm7/mm7Submit.md "Mandatory:
+        # Yes"); a missing mandatory element is 4004 Validation error (provider-notes.md)
+        raise Mm7ValidationError(f"{op_name}: the SOAP Header has no TransactionID "
+                                 "(mandatory in every MM7 request)")
+    if op_name in tables.KNOWN_ELEMENTS:
+        warnings.extend(unknown_elements(scope, op, tables.KNOWN_ELEMENTS))
     common = dict(operation=op_name, namespace=ns, mm7_version=version, transaction_id=txn,
                   warnings=warnings)
     if op_name.endswith("Rsp"):
@@ -172,9 +181,9 @@ def _sender_identification(scope: Scope, op: ET.Element, warnings: list[str]
         if scope.child(op, "VASPID") is not None:
             warnings.append("VASPID outside SenderIdentification")
         sid = op
-    sender_el = scope.child(sid, "SenderAddress")
-    return (scope.text(sid, "VASPID"), scope.text(sid, "VASID"),
-            single_address(scope, sender_el, "SenderAddress"))
+    sender = single_address(scope, scope.child(sid, "SenderAddress"), "SenderAddress")
+    warnings.extend(address_warnings("SenderAddress", [sender] if sender else []))
+    return scope.text(sid, "VASPID"), scope.text(sid, "VASID"), sender
 
 
 def _submit(scope: Scope, op: ET.Element, common: dict, attachments: list[MimePart],
@@ -184,6 +193,12 @@ def _submit(scope: Scope, op: ET.Element, common: dict, attachments: list[MimePa
     recipients = recipients_of(scope, scope.child(op, "Recipients"))
     if not recipients:
         raise Mm7ValidationError("SubmitReq has no recipients")
+    w = common["warnings"]
+    for kind in ("To", "Cc", "Bcc"):
+        w.extend(address_warnings(kind, getattr(recipients, kind.lower())))
+    if vas_id == "":
+        w.append("VASID is empty: the account's first MT configuration is used; an MMSC that "
+                 "needs one refuses it with 2562 Invalid VASID (skycore-mm7)")
     return SubmitReq(
         **common, vasp_id=vasp_id, vas_id=vas_id, sender=sender, recipients=recipients,
         service_code=t("ServiceCode"), linked_id=t("LinkedID"), message_class=t("MessageClass"),
@@ -191,8 +206,9 @@ def _submit(scope: Scope, op: ET.Element, common: dict, attachments: list[MimePa
         expiry_date=check_time(t("ExpiryDate"), "ExpiryDate", relative_ok=True),
         earliest_delivery_time=check_time(t("EarliestDeliveryTime"), "EarliestDeliveryTime",
                                      relative_ok=True),
-        delivery_report=parse_bool(t("DeliveryReport"), "DeliveryReport"),
-        read_reply=parse_bool(t("ReadReply"), "ReadReply"), priority=parse_priority(t("Priority")),
+        delivery_report=parse_bool(t("DeliveryReport"), "DeliveryReport", w),
+        read_reply=parse_bool(t("ReadReply"), "ReadReply", w),
+        priority=parse_priority(t("Priority")),
         subject=t("Subject"), charged_party=t("ChargedParty"),
         content=resolve_content(scope.child(op, "Content"), attachments, strict,
                                 common["warnings"]),
@@ -273,7 +289,7 @@ def _replace(scope: Scope, op: ET.Element, common: dict, attachments: list[MimeP
         timestamp=check_time(t("TimeStamp"), "TimeStamp"),
         earliest_delivery_time=check_time(t("EarliestDeliveryTime"), "EarliestDeliveryTime",
                                      relative_ok=True),
-        read_reply=parse_bool(t("ReadReply"), "ReadReply"),
+        read_reply=parse_bool(t("ReadReply"), "ReadReply", common["warnings"]),
         content=resolve_content(scope.child(op, "Content"), attachments, strict,
                                 common["warnings"]),
     )

@@ -44,6 +44,28 @@ RESPONSES = ("SubmitRsp", "DeliverRsp", "CancelRsp", "ReplaceRsp", "DeliveryRepo
 ERROR_RESPONSES = ("RSErrorRsp", "VASPErrorRsp")
 OPERATIONS = frozenset(REQUESTS + RESPONSES + ERROR_RESPONSES)
 
+# The children 3GPP TS 23.140 (Rel-5 and Rel-6 schemas) defines for the requests the provider
+# receives, and of their containers (skycore-mm7/mm7Submit.md and its unsupported-elements page
+# list the SubmitReq ones): anything else is ignored with a warning.
+_COMMON_REQ = ("MM7Version", "SenderIdentification", "ApplicID", "ReplyApplicID",
+               "AuxApplicInfo")
+KNOWN_ELEMENTS: dict[str, frozenset[str]] = {
+    "SubmitReq": frozenset(_COMMON_REQ + (
+        "Recipients", "PreferredChannels", "ServiceCode", "LinkedID", "MessageClass",
+        "TimeStamp", "ReplyCharging", "EarliestDeliveryTime", "ExpiryDate", "DeliveryReport",
+        "ReadReply", "Priority", "Subject", "ChargedParty", "ChargedPartyID", "ThirdPartyPayer",
+        "DistributionIndicator", "DeliveryCondition", "ContentClass", "DRMContent",
+        "Content")),
+    # Rel-5 CancelReq / ReplaceReq carry VASPID, VASID and SenderAddress unwrapped
+    "CancelReq": frozenset(_COMMON_REQ + ("VASPID", "VASID", "SenderAddress", "MessageID")),
+    "ReplaceReq": frozenset(_COMMON_REQ + (
+        "VASPID", "VASID", "SenderAddress", "MessageID", "ServiceCode", "TimeStamp",
+        "ReadReply", "EarliestDeliveryTime", "DistributionIndicator", "ContentClass",
+        "DRMContent", "Content")),
+    "SenderIdentification": frozenset({"VASPID", "VASID", "SenderAddress"}),
+    "Recipients": frozenset({"To", "Cc", "Bcc"}),
+}
+
 # 3GPP status codes (provider-notes.md; 1000-3003 texts as mm7-api.txt writes them)
 STATUS_TEXTS: dict[int, str] = {
     1000: "Success",

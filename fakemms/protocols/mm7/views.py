@@ -67,7 +67,9 @@ def submit(be: Backend, account, req: codec.SubmitReq) -> Response:
         req.service_code or account.mt_configs[mt_config].short_code or "")
     message = be.submit_mt(
         account=account, interface="mm7", source=sender.lstrip("+"),
-        destinations=[a.value for a in recipients], mt_config=mt_config, parts=parts,
+        destinations=[a.value for a in req.recipients.to],
+        ccs=[a.value for a in req.recipients.cc], bccs=[a.value for a in req.recipients.bcc],
+        mt_config=mt_config, parts=parts,
         subject=req.subject, warnings=req.warnings + warnings, protocol="mm7",
         message_id=be.store.unique_id(lambda: str(be.rng.digits(18))),
         extra={"namespace": req.namespace, "mm7_version": req.mm7_version,

@@ -93,15 +93,40 @@ def attr(el: ET.Element, name: str) -> str | None:
     return None
 
 
-def parse_bool(value: str | None, name: str) -> bool | None:
+def parse_bool(value: str | None, name: str, warnings: list[str] | None = None) -> bool | None:
+    """``true/True/TRUE/1`` and the falses; a spelling outside xsd:boolean's lexical space
+    (``true``, ``false``, ``1``, ``0``) is noted in ``warnings`` when given."""
     if value is None or not value.strip():
         return None
     v = value.strip().lower()
-    if v in ("true", "1"):
-        return True
-    if v in ("false", "0"):
-        return False
-    raise FormatCorrupt(f"{name}: {value!r} is not a boolean")
+    if v not in ("true", "1", "false", "0"):
+        raise FormatCorrupt(f"{name}: {value!r} is not a boolean")
+    if warnings is not None and value.strip() != v:
+        warnings.append(f"{name}: {value.strip()!r} is not an xsd:boolean (true, false, 1, 0); "
+                        f"taken as {v}; a strict MMSC refuses it with 2007 Message format "
+                        "corrupt")
+    return v in ("true", "1")
+
+
+def unknown_elements(scope: Scope, el: ET.Element, known: dict[str, frozenset[str]]
+                     ) -> list[str]:
+    """Warnings for children of ``el`` (and of its children named in ``known``) that the
+    schema does not define (a misspelling such as ``EarlistDeliveryTime``, or an element of a
+    foreign namespace): the fake ignores them."""
+    parent = split_tag(el.tag)[1]
+    out = []
+    for child in el:
+        ns, local = split_tag(child.tag)
+        if not local:
+            continue
+        if ns in scope.ns and local in known[parent]:
+            if local in known:
+                out += unknown_elements(scope, child, known)
+            continue
+        name = local if ns in scope.ns else f"{{{ns}}}{local}"
+        out.append(f"{parent}: unknown element {name} was ignored; a strict MMSC validating "
+                   "against the MM7 schema refuses it with 4004 Validation error")
+    return out
 
 
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
@@ -216,3 +241,18 @@ def recipients_of(scope: Scope, el: ET.Element | None) -> Recipients:
         [a for c in scope.children(el, name) for a in address_list(scope, c)]
         for name in ("To", "Cc", "Bcc")
     ))
+
+
+def address_warnings(where: str, addresses: list[Address]) -> list[str]:
+    """Warnings for numbers accepted leniently: a leading ``+`` or the MM1 ``/TYPE=PLMN``
+    suffix, both outside MM7's plain international format (skycore-mm7/mm7Submit.md:
+    "without a leading + symbol")."""
+    out = []
+    for a in addresses:
+        found = [what for what, hit in (("a leading '+'", a.plus),
+                                        ("the MM1 suffix /TYPE=PLMN", bool(_PLMN.search(a.raw))))
+                 if hit]
+        if found:
+            out.append(f"{where} {a.kind} {a.raw!r}: {' and '.join(found)} taken off "
+                       f"({a.value}); a strict MMSC refuses it with 2002 Address Error")
+    return out

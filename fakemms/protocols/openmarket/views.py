@@ -69,9 +69,9 @@ def send_wrong_method() -> None:
 
 
 def render_error(error: errors.FakeMmsError, status: int) -> tuple[Response, int]:
-    # The document's text for its codes (README); a malformed request names its problem.
-    description = error.text if isinstance(error, errors.MalformedRequest) else error.description
-    response = jsonify({"error": {"code": error.code, "description": description}})
+    # The document's text for its codes (README); a malformed request names its problem, a
+    # TPS refusal its limit.
+    response = jsonify({"error": {"code": error.code, "description": error.text}})
     decision = getattr(error, "decision", None)
     if decision and backend().decision_header:
         response.headers["X-Fake-Decision"] = decision
