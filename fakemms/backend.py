@@ -118,7 +118,7 @@ class Backend:
                   warnings: list[str] | None = None, request_id: str | None = None,
                   protocol: str | None = None, extra: dict[str, Any] | None = None,
                   message_id: str | None = None, ccs: list[str] | None = None,
-                  bccs: list[str] | None = None) -> Message:
+                  bccs: list[str] | None = None, raw_request: bytes = b"") -> Message:
         """Accept an MT (or raise the error a scenario decided). Reports are scheduled; each
         waits for ``message.answered`` so none overtakes the answer."""
         if mt_config not in account.mt_configs:
@@ -140,6 +140,7 @@ class Backend:
             created_at=self.clock.now(), mt_config=mt_config, subject=subject,
             mobile_operator_id=mobile_operator_id, parts=parts, warnings=list(warnings or []),
             request_id=request_id, decision=decision.label, extra=dict(extra or {}),
+            raw_request=raw_request,
         )
         self._keep(message)
         if needs_fetch(message):

@@ -121,6 +121,7 @@ class Message:
     reports: list[Report] = field(default_factory=list)
     callback_ids: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # interface-specific fields
+    raw_request: bytes = field(default=b"", repr=False)  # as received, bounded (the UI)
     # Set once the answer to the request that created it has gone out; callbacks wait for it.
     answered: threading.Event = field(default_factory=threading.Event, repr=False,
                                       compare=False)

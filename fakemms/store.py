@@ -120,6 +120,12 @@ class Store:
                 return None
             return message.dump() if dump else message.to_dict()
 
+    def raw_request(self, message_id: str) -> bytes | None:
+        """The request that created the message as received (bounded), if one was kept."""
+        with self._lock:
+            message = self.get_message(message_id)
+            return message.raw_request if message is not None and message.raw_request else None
+
     def list_messages(self, **filters: Any) -> list[Message]:
         """Newest first; filters: direction, account, number, status, interface."""
         with self._lock:

@@ -237,3 +237,20 @@ def test_legacy_timeout_is_configurable(make_fake, receiver):
     [mo] = fake.backend.store.list_messages(direction="mo")
     backend_callback = fake.backend.store.get_callback(mo.callback_ids[0])
     assert backend_callback.timeout == 45
+
+
+def test_the_request_kept_for_the_ui_hides_the_password(fake):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("hello.txt", "hello")
+    as_form = fake.post("/SendMMS", data={"user": "acme", "pass": "s3cret",
+                                          "to": "447700900123", "from": "88600"},
+                        files={"mms.zip": ("mms.zip", buf.getvalue(), "application/zip")})
+    in_query = fake.post("/SendMMS?user=acme&pass=s3cret&to=447700900123&from=88600",
+                         files={"mms.zip": ("mms.zip", buf.getvalue(), "application/zip")})
+    for answer in (as_form, in_query):
+        assert answer.status_code == 200, answer.text
+        raw = fake.backend.store.raw_request(answer.text.strip())
+        assert raw.startswith(b"POST /SendMMS") and b"hello.txt" in raw
+        assert b"s3cret" not in raw
+        assert b"pass=(redacted)" in raw or b'name="pass"\r\n\r\n(redacted)' in raw

@@ -400,6 +400,17 @@ def test_a_missing_message_is_a_page_not_a_crash(fake: Fake) -> None:
     assert "No message &lt;b&gt;nope</h1>" in answer.text
 
 
+def test_the_message_page_shows_the_request_as_received_without_credentials(
+        fake: Fake) -> None:
+    mt = send_mt(fake, subject="raw and redacted")
+    page = fake.get(f"/_fakemms/ui/messages/{mt}").text
+    assert "the request as received" in page
+    assert "POST /mms/v2/send HTTP/1.1" in page and "Authorization: (redacted)" in page
+    assert "&#34;subject&#34;: &#34;raw and redacted&#34;" in page or \
+        "&quot;subject&quot;: &quot;raw and redacted&quot;" in page
+    assert "s3cret" not in page and "YWNtZTpzM2NyZXQ" not in page  # nor its base64
+
+
 # --- screenshots for the README ---------------------------------------------------------------
 def test_screenshots_of_the_main_pages(make_fake: Callable, receiver: Any,
                                        open_page: Callable, tmp_path: Path) -> None:

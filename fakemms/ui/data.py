@@ -50,9 +50,10 @@ def callbacks(callback_ids: list[str]) -> list[dict[str, Any]]:
 
 
 def raw_request(message_id: str) -> str | None:
-    """The request that created the message, as received. The store keeps none today; the
-    message page shows it once this returns it."""
-    return None
+    """The request that created the message, as received (credentials redacted, cut at
+    16 KiB); None when the message came from the fake itself (an MO)."""
+    raw = _backend().store.raw_request(message_id)
+    return None if raw is None else raw.decode("utf-8", "replace")
 
 
 def clock() -> dict[str, Any]:

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from fakemms import errors, outbound
 from fakemms.app import backend
 from fakemms.backend import Backend
+from fakemms.protocols.capture import raw_request
 from fakemms.protocols.legacy import codec as legacy
 
 bp = Blueprint("legacy", __name__)
@@ -85,7 +86,8 @@ def send_mms() -> Response:
             subject=req.subject, warnings=req.warnings, protocol="legacy",
             request_id=be.new_request_id(),
             extra={"delivery_report": req.delivery_report, "read_report": req.read_report,
-                   "note": req.note, "subaccount": req.subaccount})
+                   "note": req.note, "subaccount": req.subaccount},
+            raw_request=raw_request(body))
     body, content_type = legacy.send_answer(message.id)
     response = text(200, body, content_type)
     response.call_on_close(message.answered.set)

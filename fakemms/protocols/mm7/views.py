@@ -10,6 +10,7 @@ from fakemms import errors
 from fakemms.app import backend
 from fakemms.backend import Backend
 from fakemms.guards import parse_basic
+from fakemms.protocols.capture import raw_request
 from fakemms.protocols.mm7 import codec, media
 
 bp = Blueprint("mm7", __name__)
@@ -31,8 +32,8 @@ def mm7() -> Response:
                               forwarded_for=request.headers.get("X-Forwarded-For"))
     be.guards.admit(account)  # closed, limits, TPS: before validation (CONTRACT section 1)
     with be.reserved(account):
-        message = codec.parse(request.get_data(cache=False), request.content_type,
-                              strict=be.strict_mime)
+        g.body = request.get_data(cache=False)
+        message = codec.parse(g.body, request.content_type, strict=be.strict_mime)
         g.mm7 = message
         if isinstance(message, codec.SubmitReq):
             return submit(be, account, message)
@@ -77,6 +78,7 @@ def submit(be: Backend, account, req: codec.SubmitReq) -> Response:
                "vas_id": req.vas_id, "delivery_report": req.delivery_report,
                "read_reply": req.read_reply, "linked_id": req.linked_id,
                "priority": req.priority, "expiry_date": req.expiry_date},
+        raw_request=raw_request(g.get("body", b"")),
     )
     response = xml_response(codec.encode_response(
         "SubmitRsp", namespace=req.namespace, mm7_version=req.mm7_version or "5.3.0",

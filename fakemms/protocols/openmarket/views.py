@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from fakemms import errors
 from fakemms.app import backend
 from fakemms.guards import parse_basic
+from fakemms.protocols.capture import raw_request
 from fakemms.protocols.openmarket import codec
 
 bp = Blueprint("openmarket", __name__)
@@ -34,8 +35,8 @@ def send() -> tuple[Response, int]:
         forwarded_for=request.headers.get("X-Forwarded-For"),
     )
     with be.reserved(account):
-        parsed = codec.parse_send(request.get_data(cache=False), request.content_type,
-                                  strict=be.strict_mime)
+        body = request.get_data(cache=False)
+        parsed = codec.parse_send(body, request.content_type, strict=be.strict_mime)
         codec.validate_fields(parsed.fields)
         fields = parsed.fields
         message = be.submit_mt(
@@ -49,6 +50,7 @@ def send() -> tuple[Response, int]:
             parts=parsed.parts,
             warnings=parsed.warnings,
             request_id=g.request_id,
+            raw_request=raw_request(body),
         )
     response = jsonify({"mtId": int(message.id)})
     # Reports wait for this: a DLR never overtakes its 202.
