@@ -110,7 +110,7 @@ def scheduler_lateness(rate: float, seconds: float) -> dict[str, float]:
     be.scheduler.lateness.clear()
     deadline = time.time() + seconds + 30
     while time.time() < deadline:
-        states = [c.state for c in list(be.store.callbacks.values())]
+        states = [c["state"] for c in be.store.callback_dicts()]
         if len(states) == count and all(s == "delivered" for s in states):
             break
         time.sleep(0.05)

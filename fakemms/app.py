@@ -13,14 +13,22 @@ from fakemms.backend import Backend
 from fakemms.config import Config, load_config
 
 
-def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
+class FakeMmsApp(Flask):
+    """The fake's Flask app; ``close()`` stops and joins everything its backend started
+    (the server wrapper calls it once it has stopped serving)."""
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.extensions["fakemms"].close(timeout)
+
+
+def create_app(config: Config | Mapping[str, Any] | None = None) -> FakeMmsApp:
     """Build the fake. ``config``: a loaded Config, a mapping of settings (environment
     ignored, for tests), or None for the embedded defaults, $FAKEMMS_CONFIG and FAKEMMS_*."""
     if config is None:
         config = load_config()
     elif not isinstance(config, Config):
         config = load_config(overrides=config, env={})
-    app = Flask(__name__)
+    app = FakeMmsApp(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 50 * 1024 * 1024
     app.json.sort_keys = False  # keep the provider's field order on the wire
     app.extensions["fakemms"] = Backend(config)

@@ -55,7 +55,7 @@ class Backend:
         self.dispatcher = Dispatcher(
             self.store, self.clock, self.scheduler, timeout_seconds=cb["timeout_seconds"],
             retry_delays=cb["retry_delays"], give_up_after_seconds=cb["give_up_after_seconds"],
-            workers=cb["workers"])
+            per_destination=cb["workers"])
         self.engine = Engine(self.rng, config["default_report"])
         self.outbound = outbound.Settings(
             mm7_namespaces={**VERSION_NAMESPACES, **config["mm7"]["callback_namespaces"]},
@@ -136,7 +136,7 @@ class Backend:
             mobile_operator_id=mobile_operator_id, parts=parts, warnings=list(warnings or []),
             request_id=request_id, decision=decision.label, extra=dict(extra or {}),
         )
-        self.store.add_message(message)
+        self._keep(message)
         if needs_fetch(message):
             self.content.then(message, decision.reports, self._schedule_reports)
         else:
@@ -167,19 +167,19 @@ class Backend:
     def cancel_mt(self, account: Account, message_id: str | None) -> Message:
         """Cancel: reports not yet sent are recorded but never sent."""
         message = self.own_mt(account, message_id)
-        with self.store.lock:
-            message.status = "Cancelled"
+        self.store.update_message(message.id, status="Cancelled")
+        if self.store.cancel_callbacks(message.id):
+            self.dispatcher.drop_cancelled()
         self.store.publish("message.cancelled", {"id": message.id, "account": account.username})
         return message
 
     def replace_mt(self, account: Account, message_id: str | None, parts: list[Part],
                    warnings: list[str] | None = None) -> Message:
         message = self.own_mt(account, message_id)
-        with self.store.lock:
-            if parts:
-                message.parts = parts
-            message.warnings.extend(warnings or [])
-            message.extra["replaced"] = message.extra.get("replaced", 0) + 1
+        if parts:
+            self.store.update_message(message.id, parts=parts)
+        self.store.add_warnings(message.id, warnings or [])
+        self.store.bump_extra(message.id, "replaced")
         self.store.publish("message.replaced", {"id": message.id, "account": account.username})
         return message
 
@@ -193,20 +193,31 @@ class Backend:
         error.decision = decision.label  # type: ignore[attr-defined]
         return error
 
+    def _keep(self, message: Message) -> None:
+        """Store a new message; the jobs of the messages it evicts are dropped (counted)."""
+        evicted = self.store.add_message(message)
+        if evicted:
+            self.scheduler.cancel_keys(evicted)
+
     def _schedule_reports(self, message: Message, plans: list[ReportPlan]) -> None:
+        message_id, account = message.id, message.account  # jobs hold ids, not the message
         for plan in plans:
             if plan.early:
-                self.fire_report(message.id, plan, sync=True)
+                self.fire_report(message_id, plan, sync=True)
             else:
                 self.scheduler.at(message.created_at + plan.offset,
-                                  lambda p=plan: self.fire_report(message.id, p),
-                                  f"report {plan.status} for {message.id}")
+                                  lambda p=plan: self.fire_report(message_id, p),
+                                  f"report {plan.status} for {message_id}",
+                                  key=message_id, account=account)
 
-    def fire_report(self, message_id: str, plan: ReportPlan, sync: bool = False) -> Report:
-        """The report is due: record it on the message and send the DLR callback."""
+    def fire_report(self, message_id: str, plan: ReportPlan, sync: bool = False
+                    ) -> Report | None:
+        """The report is due: record it on the message and send the DLR callback. None when
+        the message is gone (evicted or forgotten) by then: the report is dropped."""
         message = self.store.get_message(message_id)
         if message is None:
-            raise errors.NotFound(f"no message with id {message_id!r}")
+            self.scheduler.dropped += 1
+            return None
         now = self.clock.now()
         # a duplicate or reordered report carries the date it happened at, not when it is sent
         date = now if plan.event_offset is None else message.created_at + plan.event_offset
@@ -219,27 +230,23 @@ class Backend:
             callbacks = outbound.report_callbacks(new_id=self.new_callback_id, message=message,
                                                   report=report, mt=mt, rng=self.rng, now=now,
                                                   settings=self.outbound)
-        with self.store.lock:
-            if message.status == "Cancelled":
-                report.description = "not sent: the message was cancelled"
-            else:
-                message.status = plan.status
-            message.reports.append(report)
-            if callbacks:
-                report.callback_id = callbacks[0].id
-                message.callback_ids.extend(c.id for c in callbacks)
-        self.store.publish("report", {"message_id": message.id, "status": plan.status,
-                                      "account": message.account, "fault": plan.fault,
-                                      "dropped": plan.dropped})
         for callback in callbacks:
             callback.decision = message.decision
             callback.note = plan.fault
             if self.decision_header and message.decision:
                 callback.headers["X-Fake-Decision"] = message.decision
+            if not sync:
+                callback.gate = message.answered
+        if self.store.add_report(message_id, report, callbacks) is None:
+            self.scheduler.dropped += 1
+            return None
+        self.store.publish("report", {"message_id": message.id, "status": plan.status,
+                                      "account": message.account, "fault": plan.fault,
+                                      "dropped": plan.dropped})
+        for callback in callbacks:
             if sync:
                 self.dispatcher.send_now(callback)
             else:
-                callback.gate = message.answered
                 self.dispatcher.submit(callback)
         return report
 
@@ -259,12 +266,16 @@ class Backend:
                           outcome_id=default_outcome if outcome_id is None else outcome_id,
                           description=description or default_text, user_agent=user_agent)
         message.answered.set()
+        message_id = message.id
         if after > 0:
-            self.scheduler.after(after, lambda: self.fire_report(message.id, plan),
-                                 f"report {status} for {message.id}")
-            return {"message_id": message.id, "status": status, "scheduled_in": after}
-        report = self.fire_report(message.id, plan)
-        return {"message_id": message.id, **report.to_dict()}
+            self.scheduler.after(after, lambda: self.fire_report(message_id, plan),
+                                 f"report {status} for {message_id}", key=message_id,
+                                 account=message.account)
+            return {"message_id": message_id, "status": status, "scheduled_in": after}
+        report = self.fire_report(message_id, plan)
+        if report is None:
+            raise errors.NotFound(f"no message with id {message_id!r}")
+        return {"message_id": message_id, **report.to_dict()}
 
     # --- MO ---------------------------------------------------------------------------------
     def inject_mo(self, *, account: str, source: str | None = None,
@@ -300,15 +311,15 @@ class Backend:
                                      ("type", "sms" if sms else None)) if v},
         )
         message.answered.set()
-        self.store.add_message(message)
+        self._keep(message)
         if mo is not None:
             callback = outbound.mo_callback(
                 callback_id=self.new_callback_id(), message=message, account=acc, mo=mo,
                 rng=self.rng, now=message.created_at, settings=self.outbound)
             if callback is not None:
-                message.callback_ids.append(callback.id)
                 callback.decision = decision
-                self.dispatcher.submit(callback)
+                if self.store.add_callback(callback):
+                    self.dispatcher.submit(callback)
         return message
 
     def generated_parts(self, specs: list[dict[str, Any]]) -> list[Part]:
@@ -338,7 +349,7 @@ class Backend:
                 for n in range(script.count):
                     due = start + script.at + n * (script.every or 0)
                     self.scheduler.at(due, lambda s=script, sc=scenario: self._run_mo(s, sc),
-                                      f"mo {script.name} #{n + 1}")
+                                      f"mo {script.name} #{n + 1}", account=script.account)
 
     def _run_mo(self, script: MoScript, scenario: Scenario) -> None:
         self.inject_mo(account=script.account, source=script.source,
@@ -368,15 +379,18 @@ class Backend:
         if problems:
             raise ConfigError("account", problems)
         account = account_from_dict(merged)
-        with self.store.lock:
-            self.store.accounts[account.username] = account
-        self.store.publish("account", {"username": account.username})
+        self.store.put_account(account)
         return account
 
     def delete_account(self, username: str) -> None:
-        with self.store.lock:
-            if self.store.accounts.pop(username, None) is None:
-                raise errors.NotFound(f"no account {username!r}")
+        """Forget an account: its messages, callbacks and every pending report, MO, retry
+        and job; attempts under way for it are fenced (neither retried nor recorded)."""
+        gone = self.store.remove_account(username)
+        if gone is None:
+            raise errors.NotFound(f"no account {username!r}")
+        self.scheduler.cancel_account(username)
+        self.scheduler.cancel_keys(gone, dropped=False)
+        self.dispatcher.drop_cancelled()
 
     def advance(self, seconds: float) -> int:
         """Move the clock; due jobs fire in order and their callbacks are attempted before
@@ -388,17 +402,30 @@ class Backend:
         return fired
 
     def reset(self) -> None:
-        """Forget messages, callbacks, counters and pending jobs; re-arm scenario MO scripts."""
+        """Forget messages, callbacks, counters and pending jobs (attempts under way are
+        fenced); the clock back to its configured mode at wall time; re-arm MO scripts."""
         with self._lock:
             self.scheduler.cancel_all()
+            self.store.reset()  # marks every callback cancelled first
             self.dispatcher.reset()
             self.content.reset()
-            self.store.reset()
+            self.clock.reset()
             self._arm_mo_scripts(self.engine.scenarios)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop and join everything this backend started: the scheduler, the callback
+        lanes (attempts under way get ``timeout`` seconds), the fetch pool; end the event
+        streams. Idempotent."""
+        deadline = Clock.monotonic() + timeout
+        self.scheduler.stop(timeout)
+        self.content.close(max(0.1, deadline - Clock.monotonic()))
+        self.dispatcher.close(max(0.1, deadline - Clock.monotonic()))
+        self.store.close()
 
     def describe(self) -> dict[str, Any]:
         return {"clock": self.clock.describe(), "seed": self.rng.seed,
-                "scenarios": [s.name for s in self.engine.scenarios], **self.store.stats()}
+                "scenarios": [s.name for s in self.engine.scenarios], **self.store.stats(),
+                **self.scheduler.stats(), **self.dispatcher.stats()}
 
 
 def _interface_of(fmt: str) -> str:

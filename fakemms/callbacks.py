@@ -1,5 +1,10 @@
-"""The callback dispatcher: a worker pool that sends callbacks, retries as the provider does,
-and records every attempt. Nothing is dropped silently: a callback ends delivered or failed.
+"""The callback dispatcher: sends callbacks, retries as the provider does, and records every
+attempt. Nothing is dropped silently: a callback ends delivered, failed or cancelled (a reset,
+its message evicted or cancelled, its account deleted), and shed callbacks are counted.
+
+Each destination (scheme, host and port of the URL) has a lane of its own: a bounded queue and
+up to ``per_destination`` threads, started when work arrives and ended when the lane has been
+idle a moment. One application's dead endpoint so never delays another's callbacks.
 
 Rules (openmarket-mms-receive.txt, provider-notes.md): success is what each protocol documents
 (``Callback.success``); anything else, or no answer within ``timeout_seconds``, is retried after
@@ -9,11 +14,12 @@ Rules (openmarket-mms-receive.txt, provider-notes.md): success is what each prot
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -25,6 +31,9 @@ from fakemms.store import Store
 log = logging.getLogger(__name__)
 
 BODY_LIMIT = 4096  # bytes of each answer kept on the attempt record
+LANE_LINGER_SECONDS = 2.0  # an idle lane thread waits this long for more work, then ends
+LANE_BACKLOG = 10_000  # callbacks queued for one destination; more are shed (counted)
+GATE_WAIT_SECONDS = 30.0  # at most this long for the answer a callback must not overtake
 
 
 def http_200(response: requests.Response) -> str | None:
@@ -63,8 +72,11 @@ class Callback:
     success: Callable[[requests.Response], str | None] = field(default=http_200, repr=False)
     auth: tuple[str, str] | None = None
     params: list[tuple[str, str]] | None = None  # query (legacy GET)
-    state: str = "pending"  # pending | in-flight | retrying | delivered | failed
-    attempts: list[Attempt] = field(default_factory=list)
+    state: str = "pending"  # pending | in-flight | retrying | delivered | failed | cancelled
+    attempts: list[Attempt] = field(default_factory=list)  # the first and the latest
+    attempt_count: int = 0  # every attempt made, also those no longer kept
+    attempts_dropped: int = 0
+    cancelled: bool = False  # forgotten (reset, eviction, account deleted): never retried
     next_attempt_at: float | None = None
     decision: str | None = None
     gate: threading.Event | None = field(default=None, repr=False)
@@ -78,6 +90,7 @@ class Callback:
             "protocol": self.protocol, "state": self.state, "created_at": iso(self.created_at),
             "next_attempt_at": iso(self.next_attempt_at), "decision": self.decision,
             "note": self.note, "headers": self.headers, "params": self.params,
+            "attempt_count": self.attempt_count, "attempts_dropped": self.attempts_dropped,
             "attempts": [a.to_dict() for a in self.attempts],
         }
         if body:
@@ -85,63 +98,119 @@ class Callback:
         return out
 
 
+@dataclass(eq=False)
+class _Lane:
+    key: str
+    cond: threading.Condition
+    queue: deque[Callback] = field(default_factory=deque)
+    workers: int = 0  # threads alive for this lane
+    idle: int = 0  # of which waiting for work
+
+
+def destination(url: str) -> str:
+    """The lane a URL's callbacks queue in: scheme, host and port."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+    except ValueError:
+        return url
+
+
 class Dispatcher:
     def __init__(self, store: Store, clock: Clock, scheduler: Scheduler, *,
                  timeout_seconds: float, retry_delays: list[float],
-                 give_up_after_seconds: float, workers: int = 8,
-                 user_agent: str = "OpenMarket") -> None:
+                 give_up_after_seconds: float, per_destination: int = 4,
+                 lane_backlog: int = LANE_BACKLOG, user_agent: str = "OpenMarket") -> None:
         self.store = store
         self.clock = clock
         self.scheduler = scheduler
         self.timeout_seconds = timeout_seconds
         self.retry_delays = list(retry_delays)
         self.give_up_after_seconds = give_up_after_seconds
+        self.per_destination = max(1, per_destination)
+        self.lane_backlog = lane_backlog
         self.user_agent = user_agent
-        self._queue: queue.Queue[Callback | None] = queue.Queue()
-        self._busy = 0
-        self._idle = threading.Condition()
-        self._local = threading.local()
-        self._generation = 0
-        self._threads = [threading.Thread(target=self._work, name=f"fakemms-callback-{i}",
-                                          daemon=True) for i in range(workers)]
-        for t in self._threads:
-            t.start()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._lanes: dict[str, _Lane] = {}
+        self._threads: set[threading.Thread] = set()
+        self._busy = 0  # callbacks queued or under way
+        self._closing = False
+        self.shed = 0  # callbacks refused because their lane's backlog was full
+        self.delivered = 0
+        self.failed = 0
 
     # --- submitting -------------------------------------------------------------------------
     def submit(self, callback: Callback, *, at: float | None = None) -> Callback:
-        """Record the callback and send it now (or at ``at`` on the clock)."""
-        with self.store.lock:
-            self.store.callbacks[callback.id] = callback
+        """Send the callback (already recorded in the store) now, or at ``at`` on the clock."""
         self.store.publish("callback.created", {"id": callback.id, "kind": callback.kind,
-                                                "message_id": callback.message_id})
+                                                "message_id": callback.message_id,
+                                                "account": callback.account})
         if at is None or at <= self.clock.now():
             self._enqueue(callback)
         else:
-            callback.next_attempt_at = at
-            self.scheduler.at(at, lambda: self._enqueue(callback), f"callback {callback.id}")
+            self.store.set_callback_state(callback, "pending", at)
+            self._schedule(callback, at)
         return callback
 
     def send_now(self, callback: Callback) -> Callback:
-        """Record and attempt in the calling thread (a report sent before the 202, a fault)."""
-        with self.store.lock:
-            self.store.callbacks[callback.id] = callback
+        """Attempt in the calling thread (a report sent before the 202, a fault)."""
         self.store.publish("callback.created", {"id": callback.id, "kind": callback.kind,
-                                                "message_id": callback.message_id})
-        with self._idle:
+                                                "message_id": callback.message_id,
+                                                "account": callback.account})
+        with self._lock:
             self._busy += 1
         try:
-            self._attempt(callback, self._generation)
+            self._process(callback, None)
         finally:
             self._done()
         return callback
 
+    def _schedule(self, callback: Callback, at: float) -> None:
+        # the job holds the callback's id: a forgotten callback is not kept alive by it
+        self.scheduler.at(at, lambda cid=callback.id: self._due(cid), f"callback {callback.id}",
+                          key=callback.message_id, account=callback.account)
+
+    def _due(self, callback_id: str) -> None:
+        callback = self.store.get_callback(callback_id)
+        if callback is not None:
+            self._enqueue(callback)
+
     def _enqueue(self, callback: Callback) -> None:
-        if callback.state in ("delivered", "failed"):
+        if callback.cancelled or callback.state in ("delivered", "failed"):
             return
-        with self._idle:
-            self._busy += 1
-        callback.state = "in-flight"
-        self._queue.put(callback)
+        key = destination(callback.url)
+        with self._lock:
+            if self._closing:
+                return
+            lane = self._lanes.get(key)
+            if lane is None:
+                lane = self._lanes[key] = _Lane(key, threading.Condition(self._lock))
+            if len(lane.queue) >= self.lane_backlog:
+                self.shed += 1
+                shed = True
+            else:
+                shed = False
+                lane.queue.append(callback)
+                self._busy += 1
+                if lane.idle:
+                    lane.cond.notify()
+                elif lane.workers < self.per_destination:
+                    self._start_worker(lane)
+        if shed:
+            attempt = Attempt(number=callback.attempt_count + 1, at=self.clock.now(),
+                              outcome="shed", reason=f"more than {self.lane_backlog} callbacks "
+                              f"queued for {key}")
+            if self.store.record_attempt(callback, attempt, "failed", None):
+                self.store.publish("callback.failed", self._event(callback, attempt))
+
+    def _start_worker(self, lane: _Lane) -> None:
+        lane.workers += 1
+        thread = threading.Thread(target=self._lane_worker, args=(lane,), daemon=True,
+                                  name=f"fakemms-callback {lane.key}")
+        self._threads.add(thread)
+        thread.start()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no attempt is queued or under way (virtual-clock advances use this)."""
@@ -156,57 +225,128 @@ class Dispatcher:
         return True
 
     def reset(self) -> None:
-        """Forget queued work (reset): attempts under way finish but are not retried."""
-        self._generation += 1
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not None:
-                self._done()
+        """Forget queued work (reset); attempts under way are fenced by the store."""
+        self.drop_cancelled(everything=True)
+
+    def drop_cancelled(self, everything: bool = False) -> int:
+        """Take cancelled callbacks (or every callback) out of the lanes' queues."""
+        dropped = 0
+        with self._lock:
+            for lane in self._lanes.values():
+                kept = deque(c for c in lane.queue if not everything and not c.cancelled)
+                dropped += len(lane.queue) - len(kept)
+                lane.queue = kept
+            self._busy -= dropped
+            if self._busy <= 0:
+                self._busy = 0
+                self._idle.notify_all()
+        return dropped
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """Send nothing more; let attempts under way finish within ``timeout``; join every
+        thread. True when all ended in time."""
+        with self._lock:
+            self._closing = True
+            for lane in self._lanes.values():
+                self._busy -= len(lane.queue)
+                lane.queue.clear()
+                lane.cond.notify_all()
+            self._busy = max(0, self._busy)
+            self._idle.notify_all()
+            threads = list(self._threads)
+        deadline = Clock.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - Clock.monotonic()))
+        return not any(t.is_alive() for t in threads)
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {"callbacks_queued": sum(len(lane.queue) for lane in self._lanes.values()),
+                    "callbacks_busy": self._busy, "lanes": len(self._lanes),
+                    "callback_threads": len(self._threads), "callbacks_shed": self.shed,
+                    "callbacks_delivered": self.delivered, "callbacks_failed": self.failed}
 
     # --- sending ----------------------------------------------------------------------------
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.trust_env = False  # callbacks go where the config says, never via a proxy
-            self._local.session = session
-        return session
-
-    def _work(self) -> None:
-        while True:
-            callback = self._queue.get()
-            if callback is None:
-                return
-            try:
-                generation = self._generation
-                if callback.gate is not None:
-                    # A callback never overtakes the answer to the request that caused it.
-                    callback.gate.wait(30)
-                self._attempt(callback, generation)
-            except Exception:
-                log.exception("callback %s: attempt failed unexpectedly", callback.id)
-            finally:
-                self._done()
+    def _lane_worker(self, lane: _Lane) -> None:
+        session = requests.Session()
+        session.trust_env = False  # callbacks go where the config says, never via a proxy
+        try:
+            while True:
+                with self._lock:
+                    deadline = Clock.monotonic() + LANE_LINGER_SECONDS
+                    while not lane.queue and not self._closing:
+                        left = deadline - Clock.monotonic()
+                        if left <= 0:
+                            break
+                        lane.idle += 1
+                        lane.cond.wait(left)
+                        lane.idle -= 1
+                    if not lane.queue or self._closing:
+                        lane.workers -= 1
+                        if lane.workers == 0 and not lane.queue and \
+                                self._lanes.get(lane.key) is lane:
+                            del self._lanes[lane.key]
+                        self._threads.discard(threading.current_thread())
+                        return
+                    callback = lane.queue.popleft()
+                try:
+                    self._process(callback, session)
+                except Exception:
+                    log.exception("callback %s: attempt failed unexpectedly", callback.id)
+                finally:
+                    self._done()
+        finally:
+            session.close()
 
     def _done(self) -> None:
-        with self._idle:
+        with self._lock:
             self._busy -= 1
             if self._busy <= 0:
                 self._busy = 0
                 self._idle.notify_all()
 
-    def _attempt(self, callback: Callback, generation: int) -> None:
-        number = len(callback.attempts) + 1
+    def _wait_gate(self, gate: threading.Event) -> None:
+        # A callback never overtakes the answer to the request that caused it.
+        deadline = Clock.monotonic() + GATE_WAIT_SECONDS
+        while not gate.wait(0.1):
+            if self._closing or Clock.monotonic() > deadline:
+                return
+
+    def _process(self, callback: Callback, session: requests.Session | None) -> None:
+        if callback.gate is not None:
+            self._wait_gate(callback.gate)
+        if not self.store.start_attempt(callback):
+            return  # cancelled or ended while it waited
+        attempt = self._attempt(callback, session)
+        now = self.clock.now()
+        if attempt.outcome == "success":
+            state, next_at, kind = "delivered", None, "callback.delivered"
+        else:
+            delay = self.retry_delays[min(attempt.number - 1, len(self.retry_delays) - 1)]
+            if now + delay - callback.created_at > self.give_up_after_seconds:
+                state, next_at, kind = "failed", None, "callback.failed"
+            else:
+                state, next_at, kind = "retrying", now + delay, "callback.attempt"
+        if not self.store.record_attempt(callback, attempt, state, next_at):
+            return  # forgotten while the attempt was under way: neither retried nor counted
+        if state == "delivered":
+            self.delivered += 1
+        elif state == "failed":
+            self.failed += 1
+        else:
+            self._schedule(callback, next_at)  # type: ignore[arg-type]
+        self.store.publish(kind, self._event(callback, attempt))
+
+    def _attempt(self, callback: Callback, session: requests.Session | None) -> Attempt:
+        number = callback.attempt_count + 1
         timeout = callback.timeout or self.timeout_seconds
-        started_at = self.clock.now()
         t0 = Clock.monotonic()
         headers = {"User-Agent": self.user_agent, **callback.headers}
-        attempt = Attempt(number=number, at=started_at, outcome="success")
+        attempt = Attempt(number=number, at=self.clock.now(), outcome="success")
+        own = session is None
+        session = session or _new_session()
         try:
-            response = self._session().request(
+            response = session.request(
                 callback.method, callback.url, params=callback.params, data=callback.body or None,
                 headers=headers, auth=callback.auth, timeout=(min(10.0, timeout), timeout),
                 allow_redirects=False,
@@ -221,30 +361,23 @@ class Dispatcher:
             attempt.reason = f"no answer within {timeout:g} s"
         except requests.RequestException as exc:
             attempt.outcome, attempt.reason = "connection-error", _short(exc)
+        finally:
+            if own:
+                session.close()
         attempt.latency_ms = round((Clock.monotonic() - t0) * 1000, 3)
-        callback.attempts.append(attempt)
-        if generation != self._generation:
-            return  # the store was reset while this attempt was under way
-        if attempt.outcome == "success":
-            callback.state, callback.next_attempt_at = "delivered", None
-            self.store.publish("callback.delivered", self._event(callback, attempt))
-            return
-        delay = self.retry_delays[min(number - 1, len(self.retry_delays) - 1)]
-        if self.clock.now() + delay - callback.created_at > self.give_up_after_seconds:
-            callback.state, callback.next_attempt_at = "failed", None
-            self.store.publish("callback.failed", self._event(callback, attempt))
-            return
-        callback.state = "retrying"
-        callback.next_attempt_at = self.clock.now() + delay
-        self.scheduler.at(callback.next_attempt_at, lambda: self._enqueue(callback),
-                          f"retry {callback.id}")
-        self.store.publish("callback.attempt", self._event(callback, attempt))
+        return attempt
 
     @staticmethod
     def _event(callback: Callback, attempt: Attempt) -> dict[str, Any]:
         return {"id": callback.id, "kind": callback.kind, "message_id": callback.message_id,
                 "account": callback.account, "state": callback.state,
                 "attempt": attempt.to_dict()}
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False
+    return session
 
 
 def _short(exc: Exception) -> str:

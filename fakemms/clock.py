@@ -3,6 +3,10 @@
 Real mode follows the wall clock (plus any offset gained by advancing); virtual mode is a
 paused clock that moves only through ``advance``. Listeners hear about every jump so the
 scheduler can fire what became due.
+
+One story for a shared server: switching to real mode (``set_mode("real")``) and ``reset``
+bring the clock back to wall time, so a run that advanced three days does not leave the next
+run three days ahead; ``resume`` after ``pause`` keeps what ``advance`` added.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ class Clock:
         self._frozen: float | None = None
         self._listeners: list[Callable[[], None]] = []
         self.mode = mode
+        self.configured_mode = mode
         if mode == "virtual":
             self._frozen = time.time() if start is None else start
         elif start is not None:
@@ -75,16 +80,33 @@ class Clock:
         return self.now()
 
     def set_mode(self, mode: str) -> None:
+        """Virtual: freeze where the clock stands. Real: the wall clock again, at wall time."""
         if mode == "virtual":
             self.pause()
             self.mode = "virtual"
         elif mode == "real":
-            self.resume()
+            with self._lock:
+                self._frozen = None
+                self._offset = 0.0
+                self.mode = "real"
+            self._notify()
         else:
             raise ValueError(f"clock mode must be 'real' or 'virtual', not {mode!r}")
 
+    def reset(self) -> None:
+        """Back to the configured mode at wall time (a virtual clock restarts frozen at now)."""
+        with self._lock:
+            self._offset = 0.0
+            self.mode = self.configured_mode
+            self._frozen = time.time() if self.mode == "virtual" else None
+        self._notify()
+
     def add_listener(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def _notify(self) -> None:
         for listener in list(self._listeners):

@@ -18,8 +18,6 @@ from fakemms.store import Store
 
 log = logging.getLogger(__name__)
 
-MAX_RECORDS = 1000  # fetch records kept in the store
-
 
 def needs_fetch(message: Message) -> bool:
     return any(p.remote_url and not p.data for p in message.parts)
@@ -43,12 +41,15 @@ class RemoteContent:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fakemms-fetch")
         self._pending: set[Future] = set()
         self._lock = threading.Lock()
+        self._closing = False
 
     def then(self, message: Message, plans: list[ReportPlan],
              schedule: Callable[[Message, list[ReportPlan]], None]) -> None:
         """Fetch the message's remote parts, then ``schedule`` its reports (or a rejection)."""
         if self.mode == "sync":
             self._fetch(message, plans, schedule)
+            return
+        if self._closing:
             return
         future = self._pool.submit(self._fetch, message, plans, schedule)
         with self._lock:
@@ -57,18 +58,17 @@ class RemoteContent:
 
     def _fetch(self, message: Message, plans: list[ReportPlan],
                schedule: Callable[[Message, list[ReportPlan]], None]) -> None:
-        for part in message.parts:
+        for index, part in enumerate(message.parts):
             if not part.remote_url or part.data:
                 continue
+            if self._closing:
+                return
             result = self.fetcher.fetch(part.remote_url)
-            with self.store.lock:
-                message.extra.setdefault("fetches", []).append(result.to_dict())
+            self.store.record_message_fetch(message.id, result.to_dict())
             if not result.ok:
                 schedule(message, [rejection(result.error)])
                 return
-            with self.store.lock:
-                part.data = result.data
-                part.content_type = result.content_type or part.content_type
+            self.store.fill_part(message.id, index, result.data, result.content_type)
         schedule(message, plans)
 
     def _done(self, future: Future) -> None:
@@ -78,11 +78,7 @@ class RemoteContent:
             log.error("remote content fetch failed", exc_info=future.exception())
 
     def _record(self, result: FetchResult) -> None:
-        with self.store.lock:
-            self.store.fetches.append(result.to_dict())
-            del self.store.fetches[:-MAX_RECORDS]
-        self.store.publish("fetch", {"url": result.url, "status": result.status,
-                                     "cached": result.cached, "error": result.error})
+        self.store.record_fetch(result.to_dict())
 
     def wait(self, timeout: float = 60.0) -> None:
         """Let fetches under way finish (virtual-clock advances use this)."""
@@ -93,3 +89,10 @@ class RemoteContent:
 
     def reset(self) -> None:
         self.fetcher.reset()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """No new fetches; wait up to ``timeout`` for those under way; join the pool."""
+        self._closing = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.wait(timeout)
+        self._pool.shutdown(wait=True)

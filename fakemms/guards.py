@@ -94,47 +94,40 @@ class Guards:
         if account.closed:
             raise AccountClosed()
         now = self.clock.now()
-        day, month = _periods(now)
-        with self.store.lock:
-            usage = self.store.usage.setdefault(account.username, {})
-            if account.max_per_day is not None and usage.get(day, 0) >= account.max_per_day:
-                raise DailyLimitExceeded()
-            if account.max_per_month is not None and usage.get(month, 0) >= account.max_per_month:
-                raise MonthlyLimitExceeded()
-            used = self.store.credit_used.get(account.username, 0)
-            if account.prepaid_credit is not None and used >= account.prepaid_credit:
-                raise PrepaidCreditExceeded()
-            self._take_token(account, now)
-            usage[day] = usage.get(day, 0) + 1
-            usage[month] = usage.get(month, 0) + 1
-            self.store.credit_used[account.username] = used + 1
+        rule = None
+        if account.tps is not None:
+            rate = float(account.tps)
+
+            def rule(bucket: tuple[float, float] | None) -> tuple[bool, tuple[float, float]]:
+                return _take_token(bucket, rate, now)
+
+        refused = self.store.reserve(
+            account.username, _periods(now), max_per_day=account.max_per_day,
+            max_per_month=account.max_per_month, prepaid_credit=account.prepaid_credit,
+            take_token=rule)
+        if refused is not None:
+            raise _REFUSALS[refused]()
 
     def release(self, account: Account) -> None:
         """Give back what ``admit`` reserved: the request was refused after all."""
-        day, month = _periods(self.clock.now())
-        with self.store.lock:
-            usage = self.store.usage.setdefault(account.username, {})
-            for key in (day, month):
-                if usage.get(key, 0) > 0:
-                    usage[key] -= 1
-            used = self.store.credit_used.get(account.username, 0)
-            if used > 0:
-                self.store.credit_used[account.username] = used - 1
+        self.store.release(account.username, _periods(self.clock.now()))
 
-    def _take_token(self, account: Account, now: float) -> None:
-        """Token bucket: capacity max(tps, 1), refilled at tps tokens a second of clock time."""
-        if account.tps is None:
-            return
-        rate = float(account.tps)
-        capacity = max(rate, 1.0)
-        tokens, stamp = self.store.buckets.get(account.username, (capacity, now))
-        tokens = min(capacity, tokens + max(0.0, now - stamp) * rate)
-        # A virtual clock near 1.7e9 s moves in steps of ~2.4e-7 s, so advancing by exactly
-        # 1/tps may refill 0.9999998 tokens; a microsecond of refill is close enough to whole.
-        if tokens < 1.0 - rate * 1e-6:
-            self.store.buckets[account.username] = (tokens, now)
-            raise TpsExceeded()
-        self.store.buckets[account.username] = (tokens - 1.0, now)
+
+_REFUSALS = {"day": DailyLimitExceeded, "month": MonthlyLimitExceeded,
+             "credit": PrepaidCreditExceeded, "tps": TpsExceeded}
+
+
+def _take_token(bucket: tuple[float, float] | None, rate: float,
+                now: float) -> tuple[bool, tuple[float, float]]:
+    """Token bucket: capacity max(tps, 1), refilled at tps tokens a second of clock time."""
+    capacity = max(rate, 1.0)
+    tokens, stamp = bucket if bucket is not None else (capacity, now)
+    tokens = min(capacity, tokens + max(0.0, now - stamp) * rate)
+    # A virtual clock near 1.7e9 s moves in steps of ~2.4e-7 s, so advancing by exactly
+    # 1/tps may refill 0.9999998 tokens; a microsecond of refill is close enough to whole.
+    if tokens < 1.0 - rate * 1e-6:
+        return False, (tokens, now)
+    return True, (tokens - 1.0, now)
 
 
 def _periods(now: float) -> tuple[str, str]:

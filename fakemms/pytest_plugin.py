@@ -182,7 +182,7 @@ def fakemms(request: pytest.FixtureRequest, fakemms_server: FakeMmsServer,
     else:
         backend = server.backend
         backend.reset()
-        saved_accounts = dict(backend.store.accounts)
+        saved_accounts = {a.username: a for a in backend.store.accounts()}
         client = server.client
         client._credentials = None  # the first account may have changed since
     undo = _apply_marker(client, server, options) if options else []
@@ -202,7 +202,7 @@ def fakemms(request: pytest.FixtureRequest, fakemms_server: FakeMmsServer,
             except Exception as exc:
                 errors.append(exc)
         else:
-            if backend.store.accounts != saved_accounts:
+            if {a.username: a for a in backend.store.accounts()} != saved_accounts:
                 backend.store.set_accounts(saved_accounts.values())
             if options:
                 backend.reset()

@@ -4,6 +4,10 @@ Real mode: a thread fires each job when the clock reaches its due time. Paused o
 mode: nothing fires until ``advance`` moves the clock; then jobs fire in due order, and the
 clock stops at each due time so a job that schedules another inside the window sees it fire too.
 Jobs must be quick (they enqueue work; they do not do HTTP).
+
+Each job names what it belongs to (``key``: a message or callback id; ``account``), so a reset,
+an evicted message or a deleted account cancels exactly its jobs. A job holds ids, never the
+objects: cancelled jobs are dropped from the heap in bulk, so memory follows the live jobs.
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ import heapq
 import itertools
 import logging
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from fakemms.clock import Clock
 
 log = logging.getLogger(__name__)
+
+LATENESS_SAMPLES = 10_000  # recent lateness figures kept, for the benchmark
 
 
 @dataclass(order=True)
@@ -26,6 +33,8 @@ class Job:
     seq: int
     name: str = field(compare=False)
     fn: Callable[[], None] = field(compare=False, repr=False)
+    key: str | None = field(default=None, compare=False)
+    account: str | None = field(default=None, compare=False)
     cancelled: bool = field(default=False, compare=False)
 
 
@@ -33,42 +42,117 @@ class Scheduler:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._heap: list[Job] = []
+        self._by_key: dict[str, list[Job]] = {}
+        self._cancelled = 0  # cancelled jobs still in the heap
         self._cond = threading.Condition()
         self._seq = itertools.count()
         self._advance_lock = threading.Lock()
         self._stopped = False
-        self.lateness: list[float] = []  # seconds late, for the benchmark (bounded)
+        self.fired = 0
+        self.dropped = 0  # jobs cancelled because what they belonged to was forgotten
+        self.failed = 0  # jobs that raised
+        self.lateness: deque[float] = deque(maxlen=LATENESS_SAMPLES)  # seconds late
         self._thread = threading.Thread(target=self._run, name="fakemms-scheduler", daemon=True)
         self._thread.start()
         clock.add_listener(self._wake)
 
     # --- scheduling -------------------------------------------------------------------------
-    def at(self, due: float, fn: Callable[[], None], name: str = "job") -> Job:
-        job = Job(due, next(self._seq), name, fn)
+    def at(self, due: float, fn: Callable[[], None], name: str = "job", *,
+           key: str | None = None, account: str | None = None) -> Job | None:
+        """Run ``fn`` when the clock reaches ``due``; None once the scheduler is stopped."""
+        job = Job(due, next(self._seq), name, fn, key, account)
         with self._cond:
+            if self._stopped:
+                return None
             heapq.heappush(self._heap, job)
+            if key is not None:
+                self._by_key.setdefault(key, []).append(job)
             self._cond.notify()
         return job
 
-    def after(self, delay: float, fn: Callable[[], None], name: str = "job") -> Job:
-        return self.at(self.clock.now() + max(0.0, delay), fn, name)
+    def after(self, delay: float, fn: Callable[[], None], name: str = "job", *,
+              key: str | None = None, account: str | None = None) -> Job | None:
+        return self.at(self.clock.now() + max(0.0, delay), fn, name, key=key, account=account)
 
-    def cancel_all(self) -> None:
+    def cancel_all(self) -> int:
         with self._cond:
+            count = sum(1 for j in self._heap if not j.cancelled)
             for job in self._heap:
                 job.cancelled = True
             self._heap.clear()
+            self._by_key.clear()
+            self._cancelled = 0
             self._cond.notify()
+        return count
+
+    def cancel_keys(self, keys: Iterable[str], *, dropped: bool = True) -> int:
+        """Cancel the jobs of these messages or callbacks (``dropped``: count them as shed)."""
+        count = 0
+        with self._cond:
+            for key in keys:
+                for job in self._by_key.pop(key, ()):
+                    if not job.cancelled:
+                        job.cancelled = True
+                        count += 1
+            self._cancelled += count
+            if dropped:
+                self.dropped += count
+            self._compact()
+        return count
+
+    def cancel_account(self, account: str) -> int:
+        """Cancel every job of an account (it was deleted)."""
+        count = 0
+        with self._cond:
+            for job in self._heap:
+                if job.account == account and not job.cancelled:
+                    job.cancelled = True
+                    count += 1
+                    if job.key is not None:
+                        self._unindex(job)
+            self._cancelled += count
+            self._compact()
+        return count
+
+    def _compact(self) -> None:
+        # Cancelled jobs leave the heap in bulk once they are half of it (amortised O(1)).
+        if self._cancelled > 64 and self._cancelled * 2 > len(self._heap):
+            self._heap = [j for j in self._heap if not j.cancelled]
+            heapq.heapify(self._heap)
+            self._cancelled = 0
+
+    def _unindex(self, job: Job) -> None:
+        jobs = self._by_key.get(job.key or "")
+        if jobs is not None:
+            try:
+                jobs.remove(job)
+            except ValueError:
+                pass
+            if not jobs:
+                del self._by_key[job.key or ""]
 
     def pending(self) -> list[Job]:
         with self._cond:
             return sorted(j for j in self._heap if not j.cancelled)
 
+    def pending_count(self) -> int:
+        with self._cond:
+            return len(self._heap) - self._cancelled
+
     def next_due(self) -> float | None:
         with self._cond:
-            while self._heap and self._heap[0].cancelled:
-                heapq.heappop(self._heap)
+            self._drop_cancelled_head()
             return self._heap[0].due if self._heap else None
+
+    def _drop_cancelled_head(self) -> None:
+        while self._heap and self._heap[0].cancelled:
+            heapq.heappop(self._heap)
+            self._cancelled = max(0, self._cancelled - 1)
+
+    def stats(self) -> dict[str, int]:
+        with self._cond:
+            return {"pending_jobs": len(self._heap) - self._cancelled, "fired_jobs": self.fired,
+                    "dropped_jobs": self.dropped, "failed_jobs": self.failed}
 
     # --- firing -----------------------------------------------------------------------------
     def run_due(self) -> int:
@@ -76,11 +160,12 @@ class Scheduler:
         fired = 0
         while True:
             with self._cond:
-                if not self._heap or self._heap[0].due > self.clock.now():
+                self._drop_cancelled_head()
+                if self._stopped or not self._heap or self._heap[0].due > self.clock.now():
                     return fired
                 job = heapq.heappop(self._heap)
-            if job.cancelled:
-                continue
+                if job.key is not None:
+                    self._unindex(job)
             self._fire(job)
             fired += 1
 
@@ -107,11 +192,12 @@ class Scheduler:
             return fired
 
     def _fire(self, job: Job) -> None:
-        if len(self.lateness) < 100_000:
-            self.lateness.append(self.clock.now() - job.due)
+        self.lateness.append(self.clock.now() - job.due)
+        self.fired += 1
         try:
             job.fn()
         except Exception:  # a failing job must not stop the scheduler
+            self.failed += 1
             log.exception("scheduled job %s failed", job.name)
 
     def _wake(self) -> None:
@@ -123,6 +209,7 @@ class Scheduler:
             with self._cond:
                 if self._stopped:
                     return
+                self._drop_cancelled_head()
                 if not self._heap or self.clock.paused:
                     self._cond.wait()
                     continue
@@ -133,7 +220,12 @@ class Scheduler:
             if not self.clock.paused:
                 self.run_due()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop firing, forget what is pending, and join the thread."""
         with self._cond:
             self._stopped = True
             self._cond.notify()
+        self.clock.remove_listener(self._wake)
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        self.cancel_all()

@@ -359,7 +359,15 @@ class ServerThread:
             self._bind()
         self._accept_loop()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving, then close the app (``app.close(timeout)``, when it has one: the
+        fake's backend stops and joins its threads)."""
+        self._stop_serving()
+        close = getattr(self.app, "close", None)
+        if callable(close):
+            close(timeout)
+
+    def _stop_serving(self) -> None:
         self._stopping.set()
         if self._wake_w is not None:
             try:

@@ -1,132 +1,460 @@
-"""The one store: every message, callback, counter and event; thread-safe, resettable, dumpable."""
+"""The one store: every message, callback, fetch, counter and event; thread-safe, bounded,
+resettable, dumpable.
+
+The store owns its state: every change goes through one of its methods, under its lock; readers
+get snapshots (dicts, or copies of lists) taken under that lock. Everything it keeps is bounded:
+``max_messages`` messages (the oldest evicted first, its callbacks with it), the attempts kept
+per callback, the fetch records and the event buffer. Objects it hands to the backend (a
+``Message``, a ``Callback``) are for reading identity and immutable fields; their mutable fields
+change only here.
+"""
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fakemms.models import Account, Message
+from fakemms.models import Account, Message, Part, Report
+
+if TYPE_CHECKING:
+    from fakemms.callbacks import Attempt, Callback
+
+# One subscriber's queue of undelivered events; a stream that falls this far behind is ended
+# (the client resumes with ?since=SEQ) rather than growing without bound.
+SUBSCRIBER_BACKLOG = 10_000
+CLOSED = {"type": "closed"}  # put on every subscription when the store closes
+MAX_FETCHES = 1000
+MAX_ATTEMPTS = 50  # attempts kept per callback: the first and the latest
+
+# A TPS rule: the account's bucket (tokens, stamp) or None -> (taken, the bucket to keep)
+TokenRule = Callable[[tuple[float, float] | None], tuple[bool, tuple[float, float]]]
 
 
 class Store:
-    def __init__(self, max_messages: int = 10_000, max_events: int = 1_000) -> None:
+    def __init__(self, max_messages: int = 10_000, max_events: int = 1_000,
+                 max_fetches: int = MAX_FETCHES, max_attempts: int = MAX_ATTEMPTS) -> None:
         self._lock = threading.RLock()
         self.max_messages = max_messages
         self.max_events = max_events
-        self.accounts: dict[str, Account] = {}
+        self.max_fetches = max_fetches
+        self.max_attempts = max(2, max_attempts)
+        self._accounts: dict[str, Account] = {}
         self._subscribers: list[queue.Queue] = []
-        self._listeners: list[Callable[[dict], None]] = []
+        self._event_seq = 0  # never reset: a client resuming with ?since= misses nothing
+        self._events: deque[dict] = deque(maxlen=max_events)
         self.reset()
 
     # --- lifecycle --------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget all messages, callbacks, counters and events; accounts stay."""
+        """Forget all messages, callbacks, fetches, counters and buffered events; accounts
+        stay. Every callback forgotten is marked cancelled, so an attempt under way is fenced."""
         with self._lock:
-            self.messages: OrderedDict[str, Message] = OrderedDict()
-            self.callbacks: OrderedDict[str, Any] = OrderedDict()
-            self.fetches: list[dict] = []
+            for callback in getattr(self, "_callbacks", {}).values():
+                callback.cancelled = True
+            self._messages: OrderedDict[str, Message] = OrderedDict()
+            self._callbacks: OrderedDict[str, Callback] = OrderedDict()
+            self._fetches: deque[dict] = deque(maxlen=self.max_fetches)
             self.evicted = 0
-            self.usage: dict[str, dict[str, int]] = {}  # account -> {"day:..": n, "month:..": n}
-            self.credit_used: dict[str, int] = {}
-            self.buckets: dict[str, tuple[float, float]] = {}  # account -> (tokens, stamp)
-            self.events: list[dict] = []
-            self._event_seq = 0
+            self.evicted_callbacks = 0
+            self._usage: dict[str, dict[str, int]] = {}  # account -> {"day:..": n, "month:..": n}
+            self._credit_used: dict[str, int] = {}
+            self._buckets: dict[str, tuple[float, float]] = {}  # account -> (tokens, stamp)
+            self._events.clear()
         self.publish("reset", {})
 
-    @property
-    def lock(self) -> threading.RLock:
-        return self._lock
+    def close(self) -> None:
+        """End every event stream (each subscription gets CLOSED)."""
+        with self._lock:
+            subscribers, self._subscribers = self._subscribers, []
+        for q in subscribers:
+            _offer(q, CLOSED)
 
     # --- messages ---------------------------------------------------------------------------
-    def add_message(self, message: Message) -> Message:
+    def add_message(self, message: Message) -> list[str]:
+        """Keep a new message; returns the ids of the messages evicted to make room (their
+        callbacks are evicted and cancelled with them)."""
+        evicted: list[str] = []
         with self._lock:
-            if message.id in self.messages:
+            if message.id in self._messages:
                 raise KeyError(f"duplicate message id {message.id}")
-            self.messages[message.id] = message
-            while len(self.messages) > self.max_messages:
-                self.messages.popitem(last=False)
+            self._messages[message.id] = message
+            while len(self._messages) > self.max_messages:
+                _, old = self._messages.popitem(last=False)
+                self._forget_callbacks(old.callback_ids)
+                evicted.append(old.id)
                 self.evicted += 1
         self.publish("message", {"id": message.id, "direction": message.direction,
                                  "account": message.account, "status": message.status})
-        return message
+        return evicted
 
     def unique_id(self, make: Callable[[], str]) -> str:
         """An id from ``make`` that no stored message has (retries on a collision)."""
         with self._lock:
             while True:
                 candidate = make()
-                if candidate not in self.messages:
+                if candidate not in self._messages:
                     return candidate
 
     def get_message(self, message_id: str) -> Message | None:
+        """The live message (for the backend); readers outside it use ``message_dict``."""
         with self._lock:
             if message_id == "latest":
-                return next(reversed(self.messages.values()), None)
-            return self.messages.get(message_id)
+                return next(reversed(self._messages.values()), None)
+            return self._messages.get(message_id)
+
+    def latest(self, **filters: Any) -> Message | None:
+        """The newest message matching the filters (``latest`` in a path)."""
+        with self._lock:
+            for message in reversed(self._messages.values()):
+                if _matches(message, filters):
+                    return message
+        return None
+
+    def message_dict(self, message_id: str, dump: bool = False) -> dict[str, Any] | None:
+        with self._lock:
+            message = self.get_message(message_id)
+            if message is None:
+                return None
+            return message.dump() if dump else message.to_dict()
 
     def list_messages(self, **filters: Any) -> list[Message]:
         """Newest first; filters: direction, account, number, status, interface."""
         with self._lock:
-            items = list(reversed(self.messages.values()))
+            items = list(reversed(self._messages.values()))
         return [m for m in items if _matches(m, filters)]
+
+    def summaries(self, limit: int | None = None, **filters: Any) -> tuple[int, list[dict]]:
+        """(how many match, the first ``limit`` summaries), newest first."""
+        with self._lock:
+            found = [m for m in reversed(self._messages.values()) if _matches(m, filters)]
+            shown = found if limit is None else found[:limit]
+            return len(found), [m.summary() for m in shown]
+
+    def part(self, message_id: str, index: int) -> Part | None:
+        with self._lock:
+            message = self.get_message(message_id)
+            if message is None or not 0 <= index < len(message.parts):
+                return None
+            return message.parts[index]
+
+    def update_message(self, message_id: str, **changes: Any) -> Message | None:
+        """Set fields of a stored message (status, parts, ...); None if it is gone."""
+        with self._lock:
+            message = self._messages.get(message_id)
+            if message is None:
+                return None
+            for key, value in changes.items():
+                setattr(message, key, value)
+            return message
+
+    def add_warnings(self, message_id: str, warnings: Iterable[str]) -> None:
+        with self._lock:
+            message = self._messages.get(message_id)
+            if message is not None:
+                message.warnings.extend(warnings)
+
+    def bump_extra(self, message_id: str, key: str) -> None:
+        with self._lock:
+            message = self._messages.get(message_id)
+            if message is not None:
+                message.extra[key] = message.extra.get(key, 0) + 1
+
+    def record_message_fetch(self, message_id: str, record: dict[str, Any]) -> None:
+        with self._lock:
+            message = self._messages.get(message_id)
+            if message is not None:
+                message.extra.setdefault("fetches", []).append(record)
+
+    def fill_part(self, message_id: str, index: int, data: bytes,
+                  content_type: str | None) -> None:
+        """A remote part's fetched bytes."""
+        with self._lock:
+            message = self._messages.get(message_id)
+            if message is not None and 0 <= index < len(message.parts):
+                part = message.parts[index]
+                part.data = data
+                part.content_type = content_type or part.content_type
+
+    def add_report(self, message_id: str, report: Report,
+                   callbacks: list[Callback]) -> str | None:
+        """Record a report that became due, with the callbacks that carry it. A cancelled
+        message keeps its status (the report is recorded, not sent). Returns the message's
+        status before, or None if the message is gone (evicted, forgotten)."""
+        with self._lock:
+            message = self._messages.get(message_id)
+            if message is None:
+                return None
+            before = message.status
+            if before == "Cancelled":
+                report.description = "not sent: the message was cancelled"
+            else:
+                message.status = report.status
+            message.reports.append(report)
+            if callbacks:
+                report.callback_id = callbacks[0].id
+            for callback in callbacks:
+                self._add_callback(callback, message)
+            return before
+
+    # --- callbacks --------------------------------------------------------------------------
+    def add_callback(self, callback: Callback) -> bool:
+        """Keep a new callback (on its message, if stored); False if its message is gone."""
+        with self._lock:
+            message = self._messages.get(callback.message_id)
+            if message is None:
+                callback.cancelled = True
+                return False
+            self._add_callback(callback, message)
+            return True
+
+    def _add_callback(self, callback: Callback, message: Message) -> None:
+        self._callbacks[callback.id] = callback
+        message.callback_ids.append(callback.id)
+
+    def _forget_callbacks(self, ids: Iterable[str]) -> None:
+        for callback_id in ids:
+            callback = self._callbacks.pop(callback_id, None)
+            if callback is not None:
+                callback.cancelled = True
+                self.evicted_callbacks += 1
+
+    def start_attempt(self, callback: Callback) -> bool:
+        """Mark the callback in flight; False when it was cancelled (reset, eviction, its
+        account deleted, its message cancelled) or already ended."""
+        with self._lock:
+            if callback.cancelled or callback.state in ("delivered", "failed"):
+                return False
+            callback.state = "in-flight"
+            return True
+
+    def record_attempt(self, callback: Callback, attempt: Attempt, state: str,
+                       next_attempt_at: float | None) -> bool:
+        """Record an attempt and the callback's new state; False (nothing recorded) when the
+        callback was cancelled while the attempt was under way: the reset fence."""
+        with self._lock:
+            if callback.cancelled:
+                return False
+            callback.attempt_count += 1
+            callback.attempts.append(attempt)
+            if len(callback.attempts) > self.max_attempts:
+                del callback.attempts[1]  # keep the first attempt and the latest ones
+                callback.attempts_dropped += 1
+            callback.state = state
+            callback.next_attempt_at = next_attempt_at
+            return True
+
+    def set_callback_state(self, callback: Callback, state: str,
+                           next_attempt_at: float | None = None) -> None:
+        with self._lock:
+            callback.state = state
+            callback.next_attempt_at = next_attempt_at
+
+    def cancel_callbacks(self, message_id: str) -> list[str]:
+        """Cancel a message's callbacks that have not ended (MM7 CancelReq)."""
+        with self._lock:
+            message = self._messages.get(message_id)
+            ids = list(message.callback_ids) if message else []
+            cancelled = []
+            for callback_id in ids:
+                callback = self._callbacks.get(callback_id)
+                if callback is not None and callback.state not in ("delivered", "failed"):
+                    callback.cancelled = True
+                    callback.state = "cancelled"
+                    callback.next_attempt_at = None
+                    cancelled.append(callback_id)
+            return cancelled
+
+    def get_callback(self, callback_id: str) -> Callback | None:
+        with self._lock:
+            return self._callbacks.get(callback_id)
+
+    def callback_dict(self, callback_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            callback = self._callbacks.get(callback_id)
+            return callback.to_dict() if callback is not None else None
+
+    def callback_dicts(self, *, message_id: str | None = None, kind: str | None = None,
+                       state: str | None = None, account: str | None = None) -> list[dict]:
+        """Snapshots of the matching callbacks, newest first."""
+        with self._lock:
+            if message_id:
+                message = self._messages.get(message_id)
+                ids = reversed(message.callback_ids) if message else []
+                items = [self._callbacks[i] for i in ids if i in self._callbacks]
+            else:
+                items = list(reversed(self._callbacks.values()))
+            return [c.to_dict() for c in items
+                    if (not kind or c.kind == kind) and (not state or c.state == state)
+                    and (not account or c.account == account)]
+
+    def message_callback_dicts(self, message_id: str) -> list[dict]:
+        """A message's callbacks in the order they were made."""
+        with self._lock:
+            message = self._messages.get(message_id)
+            ids = message.callback_ids if message else []
+            return [self._callbacks[i].to_dict() for i in ids if i in self._callbacks]
+
+    # --- fetches ----------------------------------------------------------------------------
+    def record_fetch(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            self._fetches.append(record)
+        self.publish("fetch", {"url": record.get("url"), "status": record.get("status"),
+                               "cached": record.get("cached"), "error": record.get("error")})
+
+    def fetch_dicts(self) -> list[dict]:
+        """Fetch records, newest first."""
+        with self._lock:
+            return [dict(f) for f in reversed(self._fetches)]
 
     # --- accounts ---------------------------------------------------------------------------
     def set_accounts(self, accounts: Iterable[Account]) -> None:
         with self._lock:
-            self.accounts = {a.username: a for a in accounts}
+            self._accounts = {a.username: a for a in accounts}
 
     def account(self, username: str) -> Account | None:
-        return self.accounts.get(username)
+        with self._lock:
+            return self._accounts.get(username)
+
+    def accounts(self) -> list[Account]:
+        with self._lock:
+            return list(self._accounts.values())
+
+    def put_account(self, account: Account) -> None:
+        with self._lock:
+            self._accounts[account.username] = account
+        self.publish("account", {"username": account.username})
+
+    def remove_account(self, username: str) -> list[str] | None:
+        """Forget an account and its counters; returns the ids of its messages (None: no such
+        account). The messages stay readable (until evicted); every callback of the account
+        that has not ended is cancelled, so nothing more reaches its application."""
+        with self._lock:
+            if self._accounts.pop(username, None) is None:
+                return None
+            owned = [m.id for m in self._messages.values() if m.account == username]
+            for callback in self._callbacks.values():
+                if callback.account == username and callback.state not in ("delivered",
+                                                                           "failed"):
+                    callback.cancelled = True
+                    callback.state, callback.next_attempt_at = "cancelled", None
+            self._usage.pop(username, None)
+            self._credit_used.pop(username, None)
+            self._buckets.pop(username, None)
+        self.publish("account.deleted", {"username": username})
+        return owned
+
+    # --- limits (guards.py decides; the store keeps the counts) -----------------------------
+    def reserve(self, username: str, periods: tuple[str, str], *,
+                max_per_day: int | None, max_per_month: int | None,
+                prepaid_credit: int | None, take_token: TokenRule | None = None) -> str | None:
+        """Count one message against the account's limits, atomically. ``take_token`` gets
+        the account's TPS bucket (None at first) and returns (taken, the bucket to keep).
+        Returns what refused the message ("day", "month", "credit", "tps"), or None."""
+        day, month = periods
+        with self._lock:
+            usage = self._usage.setdefault(username, {})
+            if max_per_day is not None and usage.get(day, 0) >= max_per_day:
+                return "day"
+            if max_per_month is not None and usage.get(month, 0) >= max_per_month:
+                return "month"
+            used = self._credit_used.get(username, 0)
+            if prepaid_credit is not None and used >= prepaid_credit:
+                return "credit"
+            if take_token is not None:
+                taken, bucket = take_token(self._buckets.get(username))
+                self._buckets[username] = bucket
+                if not taken:
+                    return "tps"
+            # only the current periods are kept: the counts cannot grow over a long run
+            self._usage[username] = {day: usage.get(day, 0) + 1,
+                                     month: usage.get(month, 0) + 1}
+            self._credit_used[username] = used + 1
+            return None
+
+    def release(self, username: str, periods: tuple[str, str]) -> None:
+        """Give back one message ``reserve`` counted (the request was refused after all)."""
+        with self._lock:
+            usage = self._usage.setdefault(username, {})
+            for key in periods:
+                if usage.get(key, 0) > 0:
+                    usage[key] -= 1
+            used = self._credit_used.get(username, 0)
+            if used > 0:
+                self._credit_used[username] = used - 1
 
     # --- events -----------------------------------------------------------------------------
     def publish(self, kind: str, data: dict) -> dict:
         with self._lock:
             self._event_seq += 1
             event = {"seq": self._event_seq, "type": kind, "data": data}
-            self.events.append(event)
-            if len(self.events) > self.max_events:
-                del self.events[: len(self.events) - self.max_events]
+            self._events.append(event)
             subscribers = list(self._subscribers)
         for q in subscribers:
-            q.put(event)
-        for listener in list(self._listeners):
-            listener(event)
+            if not _offer(q, event):
+                self.unsubscribe(q)
+                _offer(q, CLOSED, force=True)
         return event
 
-    def subscribe(self) -> queue.Queue:
-        q: queue.Queue = queue.Queue()
+    def subscribe(self, since: int | None = None) -> tuple[queue.Queue, list[dict]]:
+        """A subscription and the buffered events after ``since`` (none when None), taken
+        together so no event falls between them."""
+        q: queue.Queue = queue.Queue(maxsize=SUBSCRIBER_BACKLOG)
         with self._lock:
             self._subscribers.append(q)
-        return q
+            backlog = [e for e in self._events if since is not None and e["seq"] > since]
+        return q, backlog
 
     def unsubscribe(self, q: queue.Queue) -> None:
         with self._lock:
             if q in self._subscribers:
                 self._subscribers.remove(q)
 
-    def add_listener(self, listener: Callable[[dict], None]) -> None:
-        self._listeners.append(listener)
+    def events(self) -> list[dict]:
+        with self._lock:
+            return list(self._events)
+
+    @property
+    def last_seq(self) -> int:
+        with self._lock:
+            return self._event_seq
 
     # --- dump -------------------------------------------------------------------------------
     def dump(self) -> dict[str, Any]:
         with self._lock:
             return {
-                "accounts": [a.to_dict() for a in self.accounts.values()],
-                "messages": [m.dump() for m in self.messages.values()],
-                "callbacks": [c.to_dict() for c in self.callbacks.values()],
-                "fetches": list(self.fetches),
+                "accounts": [a.to_dict() for a in self._accounts.values()],
+                "messages": [m.dump() for m in self._messages.values()],
+                "callbacks": [c.to_dict() for c in self._callbacks.values()],
+                "fetches": [dict(f) for f in self._fetches],
                 "evicted": self.evicted,
-                "usage": {k: dict(v) for k, v in self.usage.items()},
-                "credit_used": dict(self.credit_used),
+                "usage": {k: dict(v) for k, v in self._usage.items()},
+                "credit_used": dict(self._credit_used),
             }
 
     def stats(self) -> dict[str, int]:
         with self._lock:
-            return {"messages": len(self.messages), "evicted": self.evicted,
-                    "max_messages": self.max_messages, "callbacks": len(self.callbacks)}
+            return {"messages": len(self._messages), "evicted": self.evicted,
+                    "max_messages": self.max_messages, "callbacks": len(self._callbacks),
+                    "evicted_callbacks": self.evicted_callbacks,
+                    "fetches": len(self._fetches), "events": len(self._events),
+                    "event_seq": self._event_seq, "subscribers": len(self._subscribers)}
+
+
+def _offer(q: queue.Queue, item: dict, force: bool = False) -> bool:
+    try:
+        q.put_nowait(item)
+        return True
+    except queue.Full:
+        if force:  # make room for the closing marker
+            try:
+                q.get_nowait()
+                q.put_nowait(item)
+            except (queue.Empty, queue.Full):
+                pass
+        return False
 
 
 def _matches(m: Message, f: dict[str, Any]) -> bool:

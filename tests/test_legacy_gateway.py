@@ -213,5 +213,6 @@ def test_legacy_timeout_is_configurable(make_fake, receiver):
     fake = make_fake(cfg)
     fake.post("/_fakemms/api/mo", json=MO)
     receiver.wait_for(1)
-    backend_callback = next(iter(fake.backend.store.callbacks.values()))
+    [mo] = fake.backend.store.list_messages(direction="mo")
+    backend_callback = fake.backend.store.get_callback(mo.callback_ids[0])
     assert backend_callback.timeout == 45

@@ -29,7 +29,8 @@ def test_oldest_messages_are_evicted_and_counted():
         store.add_message(msg(str(i)))
     assert [m.id for m in store.list_messages()] == ["4", "3", "2"]
     assert store.get_message("0") is None and store.get_message("1") is None
-    assert store.stats() == {"messages": 3, "evicted": 2, "max_messages": 3, "callbacks": 0}
+    stats = store.stats()
+    assert (stats["messages"], stats["evicted"], stats["max_messages"]) == (3, 2, 3)
 
 
 def test_latest_names_the_newest():
@@ -75,12 +76,17 @@ def test_reset_forgets_messages_and_counters_but_keeps_accounts():
     store.set_accounts([Account("acme", "s3cret")])
     store.add_message(msg("1"))
     store.add_message(msg("2"))
-    store.usage["acme"] = {"day:2030-01-01": 3}
-    store.credit_used["acme"] = 3
-    store.buckets["acme"] = (0.0, 1.0)
+    assert store.reserve("acme", ("day:2030-01-01", "month:2030-01"), max_per_day=None,
+                         max_per_month=None, prepaid_credit=None,
+                         take_token=lambda b: (True, (0.0, 1.0))) is None
+    assert store.dump()["credit_used"] == {"acme": 1}
     store.reset()
     assert store.list_messages() == [] and store.evicted == 0
-    assert store.usage == {} and store.credit_used == {} and store.buckets == {}
+    dump = store.dump()
+    assert dump["usage"] == {} and dump["credit_used"] == {}
+    assert store.reserve("acme", ("day:2030-01-01", "month:2030-01"), max_per_day=None,
+                         max_per_month=None, prepaid_credit=None,
+                         take_token=lambda b: (b is None, (0.0, 1.0))) is None  # bucket gone
     assert store.account("acme") is not None
 
 
@@ -100,11 +106,12 @@ def test_dump_holds_everything_as_json_ready_data():
 
 def test_events_are_published_and_bounded():
     store = Store(max_events=3)
-    q = store.subscribe()
+    q, backlog = store.subscribe()
+    assert backlog == []
     for i in range(5):
         store.add_message(msg(str(i)))
-    assert len(store.events) == 3
-    assert [e["data"]["id"] for e in store.events] == ["2", "3", "4"]
+    assert len(store.events()) == 3
+    assert [e["data"]["id"] for e in store.events()] == ["2", "3", "4"]
     assert q.get_nowait()["type"] == "message"
     store.unsubscribe(q)
 

@@ -60,7 +60,7 @@ def remove_scenario(name: str) -> Response:
 
 @bp.get("/api/accounts")
 def list_accounts() -> Response:
-    accounts = backend().store.accounts.values()
+    accounts = backend().store.accounts()
     return jsonify({"accounts": [a.to_dict() for a in accounts]})
 
 

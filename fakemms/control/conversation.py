@@ -75,46 +75,38 @@ def send_report(message_id: str) -> tuple[Response, int]:
 @bp.get("/api/callbacks")
 def list_callbacks() -> Response:
     args = request.args
-    store = backend().store
-    with store.lock:
-        items = list(reversed(store.callbacks.values()))
-    found = [c for c in items
-             if (not args.get("message_id") or c.message_id == args["message_id"])
-             and (not args.get("kind") or c.kind == args["kind"])
-             and (not args.get("state") or c.state == args["state"])
-             and (not args.get("account") or c.account == args["account"])]
-    return jsonify({"count": len(found), "callbacks": [c.to_dict() for c in found]})
+    found = backend().store.callback_dicts(
+        message_id=args.get("message_id"), kind=args.get("kind"), state=args.get("state"),
+        account=args.get("account"))
+    return jsonify({"count": len(found), "callbacks": found})
 
 
 @bp.get("/api/callbacks/<callback_id>")
 def show_callback(callback_id: str) -> Response:
-    callback = backend().store.callbacks.get(callback_id)
+    callback = backend().store.callback_dict(callback_id)
     if callback is None:
         raise errors.NotFound(f"no callback {callback_id!r}")
-    return jsonify(callback.to_dict())
+    return jsonify(callback)
 
 
 @bp.get("/api/messages/<message_id>/callbacks")
 def message_callbacks(message_id: str) -> Response:
     message = get_message(message_id)
-    store = backend().store
-    found = [store.callbacks[c].to_dict() for c in message.callback_ids if c in store.callbacks]
+    found = backend().store.message_callback_dicts(message.id)
     return jsonify({"count": len(found), "callbacks": found})
 
 
 @bp.get("/api/fetches")
 def list_fetches() -> Response:
     """Every remote-content fetch: URL, status, headers, size, cached or not, error."""
-    store = backend().store
-    with store.lock:
-        fetches = list(reversed(store.fetches))
+    fetches = backend().store.fetch_dicts()
     return jsonify({"count": len(fetches), "fetches": fetches})
 
 
 @bp.get("/api/clock")
 def clock() -> Response:
     be = backend()
-    return jsonify({**be.clock.describe(), "pending_jobs": len(be.scheduler.pending())})
+    return jsonify({**be.clock.describe(), "pending_jobs": be.scheduler.pending_count()})
 
 
 @bp.post("/api/clock/advance")
@@ -142,7 +134,7 @@ def set_clock_mode() -> Response:
     be = backend()
     be.clock.set_mode(mode)
     be.store.publish("clock", be.clock.describe())
-    return jsonify({**be.clock.describe(), "pending_jobs": len(be.scheduler.pending())})
+    return jsonify({**be.clock.describe(), "pending_jobs": be.scheduler.pending_count()})
 
 
 @bp.post("/api/clock/pause")

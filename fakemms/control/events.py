@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from flask import Response, request
 
 from fakemms.control.blueprint import backend, bp
+from fakemms.store import CLOSED
 
 KEEPALIVE_SECONDS = 2.0  # also how soon a closed stream frees its thread
 
@@ -23,9 +24,7 @@ def events() -> Response:
     store = backend().store
     since_raw = request.args.get("since") or request.headers.get("Last-Event-ID") or ""
     since = int(since_raw) if since_raw.isdigit() else None
-    subscription = store.subscribe()
-    with store.lock:
-        backlog = [e for e in store.events if since is not None and e["seq"] > since]
+    subscription, backlog = store.subscribe(since)
     last = backlog[-1]["seq"] if backlog else (since or 0)
 
     def stream() -> Iterator[str]:
@@ -39,6 +38,8 @@ def events() -> Response:
                 except queue.Empty:
                     yield ": keep-alive\n\n"
                     continue
+                if event is CLOSED:
+                    return  # the fake is stopping, or this stream fell too far behind
                 if event["seq"] > last:
                     yield _format(event)
         finally:

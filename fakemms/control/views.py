@@ -29,16 +29,19 @@ def list_messages() -> Response:
         limit = int(args.get("limit", 1000))
     except ValueError:
         raise errors.ControlError("limit must be an integer") from None
-    found = backend().store.list_messages(
-        direction=direction, account=args.get("account"), number=args.get("number"),
+    count, found = backend().store.summaries(
+        limit, direction=direction, account=args.get("account"), number=args.get("number"),
         status=args.get("status"), interface=args.get("interface"),
     )
-    return jsonify({"count": len(found), "messages": [m.summary() for m in found[:limit]]})
+    return jsonify({"count": count, "messages": found})
 
 
 @bp.get("/api/messages/<message_id>")
 def show_message(message_id: str) -> Response:
-    return jsonify(get_message(message_id).to_dict())
+    found = backend().store.message_dict(get_message(message_id).id)
+    if found is None:
+        raise errors.NotFound(f"no message with id {message_id!r}")
+    return jsonify(found)
 
 
 @bp.get("/api/messages/<message_id>/parts/<int:index>")
