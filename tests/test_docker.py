@@ -306,9 +306,9 @@ def make_base_image(workdir: Path) -> None:
                         release, str(rootfs), mirror], capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-    podman("import", "-", BASE_IMAGE, stdin=tar.stdout, timeout=300)
-    assert tar.wait(timeout=60) == 0
+    with subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE) as tar:
+        podman("import", "-", BASE_IMAGE, stdin=tar.stdout, timeout=300)
+    assert tar.returncode == 0
     shutil.rmtree(rootfs, ignore_errors=True)
 
 
@@ -334,6 +334,8 @@ def image(tmp_path_factory) -> str:
     if info.returncode != 0:
         pytest.skip(f"podman cannot run here: {info.stderr.strip()[-300:]}")
     make_base_image(tmp_path_factory.mktemp("podman"))
+    # untagged images of builds over a day old: garbage, not cache (each run would add ~70 MB)
+    podman("image", "prune", "--force", "--filter", "until=24h", check=False)
     secret = [f"--secret=id=pipca,src={ca}"] if (ca := pip_ca_bundle()) else []
     podman("build", "--format", "docker", "--network", "host", "-f", str(DOCKERFILE),
            "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", *secret, "-t", IMAGE, str(ROOT),
