@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "create_app"]
+__all__ = ["Client", "__version__", "create_app"]
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time both load on first use
+    from fakemms.app import create_app
+    from fakemms.client import Client
 
 
 def __getattr__(name: str):

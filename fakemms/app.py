@@ -37,11 +37,13 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> FakeMmsApp:
     from fakemms.protocols.legacy.views import bp as legacy_bp
     from fakemms.protocols.mm7.views import bp as mm7_bp
     from fakemms.protocols.openmarket.views import bp as openmarket_bp
+    from fakemms.ui import bp as ui_bp
 
     app.register_blueprint(openmarket_bp)
     app.register_blueprint(mm7_bp)
     app.register_blueprint(legacy_bp)
     app.register_blueprint(control_bp)
+    app.register_blueprint(ui_bp)
     app.after_request(_reason_phrase)
     app.register_error_handler(HTTPException, _routing_error)
     return app

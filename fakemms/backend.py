@@ -42,6 +42,8 @@ ID_WIDTH = 15  # openmarket-mms-send.txt "mtId": 123456789012345; moId likewise
 class Backend:
     def __init__(self, config: Config) -> None:
         self.config = config
+        # scenarios first: a bad file refuses the config before any thread has started
+        scenarios = [load_scenario(self._path(p)) for p in config["scenarios"]]
         self.clock = Clock(config["clock"])
         self.rng = Rng(config["seed"])
         self.store = Store(max_messages=config["max_messages"])
@@ -64,7 +66,6 @@ class Backend:
         self.content = RemoteContent(self.store, self.clock, config["remote_content"])
         self._callback_seq = itertools.count(1)
         self._lock = threading.RLock()
-        scenarios = [load_scenario(self._path(p)) for p in config["scenarios"]]
         self.set_scenarios(scenarios)
 
     def _path(self, name: str) -> Path:

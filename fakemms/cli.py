@@ -6,7 +6,10 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Mapping, Sequence
 
 from fakemms.errors import ConfigError
@@ -47,13 +50,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     configure(fmt)  # from here on every line goes to stdout, as text or JSON
     _banner(server.url, config)
-    try:
-        server._thread.join()  # type: ignore[union-attr]
-    except KeyboardInterrupt:
-        print("fakemms: stopping", file=sys.stderr)
-    finally:
-        server.stop()
+    stop = _wait_for_signal()
+    grace = float(config["shutdown_timeout"])
+    print(f"fakemms: {stop}: stopping (requests and callback attempts in flight get "
+          f"{grace:g} s)", file=sys.stderr)
+    started = time.monotonic()
+    server.stop(grace)  # stops accepting, lets work in flight finish, closes the backend
+    print(f"fakemms: stopped in {time.monotonic() - started:.2f} s", file=sys.stderr)
     return 0
+
+
+def _wait_for_signal() -> str:
+    """Block until SIGTERM or SIGINT (docker stop, Ctrl-C); the signal's name."""
+    got: list[str] = []
+    done = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        got.append(signal.Signals(signum).name)
+        done.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not done.wait(0.5):  # a timed wait keeps the main thread responsive to signals
+            pass
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    return got[0]
 
 
 def _banner(url: str, config) -> None:

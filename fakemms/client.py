@@ -22,6 +22,9 @@ import base64
 import json
 import mimetypes
 import os
+import queue
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
@@ -126,6 +129,7 @@ class Client:
 
     # --- lifecycle --------------------------------------------------------------------------
     def close(self) -> None:
+        """Close the HTTP session's connections (when the client made the session)."""
         if self._owns_session:
             self._http.close()
 
@@ -170,10 +174,12 @@ class Client:
 
     @property
     def username(self) -> str:
+        """The username of the account this client sends as (see ``credentials``)."""
         return self.credentials[0]
 
     @property
     def password(self) -> str:
+        """The password of the account this client sends as (see ``credentials``)."""
         return self.credentials[1]
 
     # --- HTTP -------------------------------------------------------------------------------
@@ -324,6 +330,7 @@ class Client:
         return [Callback.from_dict(c) for c in data["callbacks"]]
 
     def get_callback(self, callback_id: str) -> Callback:
+        """One callback by id, with every attempt the fake made."""
         return Callback.from_dict(self._json("GET", f"/_fakemms/api/callbacks/{callback_id}"))
 
     def message_callbacks(self, message_id: str) -> list[Callback]:
@@ -338,6 +345,7 @@ class Client:
 
     # --- clock ------------------------------------------------------------------------------
     def get_clock(self) -> ClockState:
+        """The fake's clock: mode, paused, now."""
         return ClockState.from_dict(self._json("GET", "/_fakemms/api/clock"))
 
     def advance_clock(self, duration: float | str | timedelta) -> ClockState:
@@ -349,9 +357,11 @@ class Client:
                                                json_body={key: value}))
 
     def pause_clock(self) -> ClockState:
+        """Freeze the clock where it stands (a real clock keeps what advance added)."""
         return ClockState.from_dict(self._json("POST", "/_fakemms/api/clock/pause"))
 
     def resume_clock(self) -> ClockState:
+        """Let a paused clock run again from where it stood."""
         return ClockState.from_dict(self._json("POST", "/_fakemms/api/clock/resume"))
 
     def set_clock_mode(self, mode: str) -> ClockState:
@@ -361,6 +371,7 @@ class Client:
 
     # --- scenarios --------------------------------------------------------------------------
     def list_scenarios(self) -> list[dict[str, Any]]:
+        """The loaded scenarios, as dicts in the scenario file's shape."""
         return self._json("GET", "/_fakemms/api/scenarios")["scenarios"]
 
     def replace_scenarios(self, *scenarios: Any) -> list[dict[str, Any]]:
@@ -375,6 +386,7 @@ class Client:
                           json_body=[scenario_dict(s) for s in scenarios])["scenarios"]
 
     def clear_scenarios(self) -> None:
+        """Unload every scenario (``DELETE /_fakemms/api/scenarios``)."""
         self._json("DELETE", "/_fakemms/api/scenarios")
 
     def remove_scenario(self, name: str) -> list[dict[str, Any]]:
@@ -383,10 +395,12 @@ class Client:
 
     # --- accounts ---------------------------------------------------------------------------
     def list_accounts(self) -> list[Account]:
+        """Every account with its MT configurations, MO settings and limits."""
         return [Account.from_dict(a) for a in self._json("GET", "/_fakemms/api/accounts")[
             "accounts"]]
 
     def get_account(self, username: str) -> Account:
+        """One account with its MT configurations, MO settings and limits."""
         return Account.from_dict(self._json("GET", f"/_fakemms/api/accounts/{username}"))
 
     def create_account(self, account: Mapping[str, Any] | Account | None = None,
@@ -403,11 +417,13 @@ class Client:
                                              json_body=changes))
 
     def replace_account(self, username: str, account: Mapping[str, Any] | Account) -> Account:
+        """Replace an account whole (created when missing)."""
         data = account.to_dict() if isinstance(account, Account) else dict(account)
         return Account.from_dict(self._json("PUT", f"/_fakemms/api/accounts/{username}",
                                             json_body=data))
 
     def delete_account(self, username: str) -> None:
+        """Delete an account: the fake forgets its pending reports, MOs and retries."""
         self._json("DELETE", f"/_fakemms/api/accounts/{username}")
 
     def configure_callbacks(self, *, dlr_url: Any = UNSET, mo_url: Any = UNSET,
@@ -456,6 +472,7 @@ class Client:
     # --- waiting ----------------------------------------------------------------------------
     def _wait(self, what: str, check: Callable[[], T | None], triggers: frozenset[str],
               timeout: float, misses: Callable[[], str]) -> T:
+        __tracebackhide__ = True  # a failing test shows the message, not this
         deadline = time.monotonic() + timeout
         found: T | None = None
         since: int | None = None
@@ -485,6 +502,7 @@ class Client:
                          timeout: float = WAIT_TIMEOUT) -> Message:
         """The first message (oldest) matching every filter given, as soon as there is one
         (it may be there already). Raises ``WaitTimeout`` listing what did arrive."""
+        __tracebackhide__ = True  # a failing test shows the message, not this
         return self.wait_for_messages(1, id=id, direction=direction, account=account,
                                       number=number, status=status, interface=interface,
                                       timeout=timeout)[0]
@@ -495,6 +513,7 @@ class Client:
                           interface: str | None = None, timeout: float = WAIT_TIMEOUT
                           ) -> list[Message]:
         """The first ``count`` messages (oldest first) matching the filters."""
+        __tracebackhide__ = True  # a failing test shows the message, not this
         filters = {"id": id, "direction": direction, "account": self._account(account),
                    "number": number, "status": status, "interface": interface}
 
@@ -538,6 +557,7 @@ class Client:
         once, or that is in ``state`` (delivered, failed, retrying, ...) when given.
         ``kind`` report|mo (``direction`` mt|mo says the same); ``number``: the message's
         source or destination."""
+        __tracebackhide__ = True  # a failing test shows the message, not this
         if direction and not kind:
             kind = {"mt": "report", "mo": "mo"}.get(direction, direction)
         filters = {"id": id, "message_id": message_id, "kind": kind, "state": state,
@@ -579,6 +599,7 @@ class Client:
                         timeout: float = WAIT_TIMEOUT) -> Report:
         """The first delivery report (on the oldest MT first) matching the filters, as soon
         as the fake has recorded one. ``report.message_id`` names its message."""
+        __tracebackhide__ = True  # a failing test shows the message, not this
         filters = {"message_id": message_id, "status": status,
                    "account": self._account(account), "number": number}
 
@@ -631,6 +652,7 @@ class Client:
         success (what the callback's protocol calls success: OpenMarket HTTP 200, MM7 a
         StatusCode 1000 response, legacy 200 with a body) within ``within_ms``
         milliseconds. Waits up to ``timeout`` for the attempt; returns the callback."""
+        __tracebackhide__ = True  # a failing test shows the message, not this
         callback = self.wait_for_callback(id=id, message_id=message_id, kind=kind,
                                           account=account, number=number, timeout=timeout)
         first = callback.attempts[0]
@@ -653,6 +675,7 @@ class Client:
                            interface: str | None = None, within: float = 0.0) -> None:
         """No message matches the filters now (and, with ``within`` seconds, none arrives
         in that time: watched on the event stream)."""
+        __tracebackhide__ = True  # a failing test shows the message, not this
         filters = {"direction": direction, "account": self._account(account),
                    "number": number, "status": status, "interface": interface}
 
@@ -677,18 +700,28 @@ class Client:
 class EventStream:
     """One open ``GET /_fakemms/api/events``: the server has subscribed it once the
     constructor returns. ``next(deadline)`` gives the next event, or None when the deadline
-    passes or the stream ends (``ended``)."""
+    passes or the stream ends (``ended``).
+
+    A reader thread takes the chunks off the connection into a queue, so ``next`` waits on
+    the queue with the caller's deadline and the connection keeps its plain documented
+    timeouts: a read timeout of a few keep-alive intervals (the server sends one every 2 s)
+    tells a dead server from a quiet one."""
+
+    READ_TIMEOUT = 10.0
 
     def __init__(self, client: Client, since: int | None = None) -> None:
         self._response = client._request(
             "GET", "/_fakemms/api/events", params={"since": since} if since is not None
-            else None, stream=True, timeout=(client.timeout, None))
-        self._chunks = self._response.iter_content(chunk_size=None)
+            else None, stream=True, timeout=(client.timeout, self.READ_TIMEOUT))
+        self._chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._closed = threading.Event()
         self._buffer = b""
         self._data: list[str] = []
         self.last_seq = since
         self.ended = False
-        self._dead = False
+        self._reader = threading.Thread(target=self._read, name="fakemms-client-events",
+                                        daemon=True)
+        self._reader.start()
 
     def __enter__(self) -> EventStream:
         return self
@@ -697,17 +730,29 @@ class EventStream:
         self.close()
 
     def close(self) -> None:
+        """Stop reading and join the reader: shutting the connection's socket down wakes a
+        read under way (closing the response alone would wait for the next chunk)."""
+        self._closed.set()
+        connection = getattr(self._response.raw, "connection", None)  # urllib3's, public
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._reader.join(5)
         self._response.close()
 
-    def _socket(self) -> Any:
-        """The stream's socket (to bound each read by the deadline): urllib3 hands it to
-        http.client's response, whose file reads through ``SocketIO``."""
-        raw = self._response.raw
-        sock = getattr(getattr(raw, "connection", None), "sock", None)
-        if sock is None:
-            fp = getattr(getattr(raw, "_fp", None), "fp", None)
-            sock = getattr(getattr(fp, "raw", None), "_sock", None)
-        return sock
+    def _read(self) -> None:
+        try:
+            for chunk in self._response.iter_content(chunk_size=None):
+                if self._closed.is_set():
+                    break
+                self._chunks.put(chunk)
+        except Exception:  # the server went away, or the stream was closed under the reader
+            pass  # (http.client then fails in ways of its own); either way the stream ended
+        finally:
+            self._chunks.put(None)
 
     def _pop(self) -> Event | None:
         while True:
@@ -732,26 +777,17 @@ class EventStream:
             event = self._pop()
             if event is not None:
                 return event
-            if self._dead or self.ended:
+            if self.ended:
                 return None
-            sock = self._socket()
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                if sock is not None:
-                    sock.settimeout(left)
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return None
             try:
-                chunk = next(self._chunks)
-            except StopIteration:
-                self.ended = True
-                return None
-            except (requests.RequestException, OSError):
-                # a read timed out at the deadline (the stream cannot be read after that),
-                # or the server went away
-                self._dead = True
-                if deadline is None or time.monotonic() < deadline:
-                    self.ended = True
+                chunk = self._chunks.get(timeout=left)
+            except queue.Empty:
+                return None  # the deadline passed
+            if chunk is None:
+                self.ended = True  # the stream ended: the server closed it or went away
                 return None
             self._buffer += chunk
 

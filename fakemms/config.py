@@ -79,6 +79,7 @@ SCHEMA: dict[str, Any] = {
         },
         "host": {"type": "string"},
         "port": {"type": "integer", "minimum": 0, "maximum": 65535},
+        "shutdown_timeout": {"type": "number", "minimum": 0, "maximum": 300},
         "clock": {"enum": ["real", "virtual"]},
         "seed": {"type": ["integer", "null"]},
         "strict_mime": {"type": "boolean"},
@@ -165,6 +166,8 @@ DEFAULTS: dict[str, Any] = {
     ],
     "host": "127.0.0.1",
     "port": 8025,
+    # fakemms serve on SIGTERM/SIGINT: requests and callback attempts in flight get this long
+    "shutdown_timeout": 5.0,
     "clock": "real",
     "seed": None,
     "strict_mime": True,
@@ -245,6 +248,9 @@ ENV_VARS: dict[str, EnvVar] = {v.name: v for v in [
     EnvVar("FAKEMMS_URL", "a running fakemms, for the client, the CLI and the pytest plugin"),
     EnvVar("FAKEMMS_ADMIN_TOKEN", "token the control API asks for"),
     EnvVar("FAKEMMS_PERSISTENCE_PATH", "where state is kept across restarts"),
+    # the project's own test suite (tests/test_ui.py); CI sets the first for the whole run
+    EnvVar("FAKEMMS_REQUIRE_BROWSER", "browser tests fail instead of skipping"),
+    EnvVar("FAKEMMS_SCREENSHOTS", "where the browser tests write the README's images"),
 ]}
 
 

@@ -20,7 +20,7 @@ import pytest
 
 if TYPE_CHECKING:
     from fakemms.client import Client
-    from fakemms.receiver import AppReceiver
+    from fakemms.testing.receiver import AppReceiver
 
 MARKER = ("fakemms(scenario=None, accounts=None, clock=None): set this test up on the fake: "
           "scenario (a file, YAML text or dict, or a list of them) loaded for the test; "
@@ -310,7 +310,7 @@ def _scoped(scenario: dict[str, Any], account: str) -> dict[str, Any]:
 # --- the application side --------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def _mms_app_receiver_session() -> Iterator[AppReceiver]:
-    from fakemms.receiver import AppReceiver
+    from fakemms.testing.receiver import AppReceiver
 
     receiver = AppReceiver().start()
     try:
@@ -333,9 +333,16 @@ def mms_app_receiver(_mms_app_receiver_session: AppReceiver) -> AppReceiver:
     answer); ``.wait_for(count, timeout)``; ``.fail(status=500, times=None, body=b"",
     delay=0)``. Cleared for each test. Point the fake at it with
     ``fakemms.configure_callbacks(dlr_url=mms_app_receiver.dlr_url,
-    mo_url=mms_app_receiver.mo_url)``."""
-    _mms_app_receiver_session.clear()
-    return _mms_app_receiver_session
+    mo_url=mms_app_receiver.mo_url)``.
+
+    Scope: one receiver (one port) serves the session, but each test gets URLs of its own
+    (``.../t/<test>/dlr``): ``.received`` and ``.fail()`` see only callbacks sent to this
+    test's URLs. A callback a previous test left due (a report, a retry) is answered well
+    and kept in ``.stray``, never counted here; the fake also cancels such work on reset or
+    when a test's account is deleted."""
+    receiver = _mms_app_receiver_session
+    receiver.begin(secrets.token_hex(4))
+    return receiver
 
 
 # --- reports ---------------------------------------------------------------------------------

@@ -214,6 +214,10 @@ class _Closer:
         item = _Answered(fn)
         due = time.monotonic() + ANSWERED_GRACE_MS / 1000
         with self._cond:
+            if self._stopped:  # the server stopped: run it now, start no thread
+                item.fns.pop()
+                _call(fn)
+                return item
             heapq.heappush(self._heap, (due, next(self._seq), item))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="fakemms-http-answered",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -111,3 +112,29 @@ def with_dlr(url: str, **account: Any) -> dict[str, Any]:
     """Config whose account acme sends delivery reports to ``url``."""
     acc = {**ACCOUNT, "mt_configs": {"config1": {"dlr_url": url, "region": "US"}}, **account}
     return {"accounts": [acc]}
+
+
+# --- the suite itself must not leak threads (a long-running service would) ------------------
+_threads_at_start = pytest.StashKey[set]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_threads_at_start] = set(threading.enumerate())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when it ends with more live threads than it began with: every server,
+    backend and receiver a test started must have been stopped and joined."""
+    before = session.config.stash.get(_threads_at_start, None)
+    if before is None:
+        return
+    for thread in set(threading.enumerate()) - before:
+        thread.join(5)  # stopped threads end within moments
+    left = sorted(t.name for t in set(threading.enumerate()) - before)
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"LEAKED THREADS at the end of the suite ({len(left)}): "
+                                f"{', '.join(left[:20])}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import re
 import select
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from conftest import om_body
 
 GOOD = """\
@@ -258,3 +261,34 @@ def test_readyz(serve):
     assert r.returncode == 0 and r.stdout.strip() == "ok"
     r = fakemms("readyz", "--url", f"http://127.0.0.1:{free_port()}", "--timeout", "1")
     assert r.returncode != 0 and "not reachable" in r.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stops_on_a_signal_after_the_callback_in_flight(serve, tmp_path, receiver, sig):
+    """docker stop sends SIGTERM: the attempt under way is let finish, then exit 0."""
+    arrived = threading.Event()
+
+    def slow(_item):
+        arrived.set()
+        time.sleep(1.0)
+        return 200, b""
+
+    receiver.answer = slow
+    config = tmp_path / "fakemms.yaml"
+    config.write_text(yaml.safe_dump({"accounts": [{
+        "username": "acme", "password": "s3cret",
+        "mt_configs": {"config1": {"dlr_url": receiver.url("/dlr")}}}],
+        "default_report": {"status": "Retrieved", "after": 0}}))
+    served = serve("--config", str(config), "--port", "0", "--quiet")
+    url = served.read_until(r"listening on (http://127\.0\.0\.1:\d+)").group(1)
+    wait_healthy(url)
+    r = requests.post(url + "/mms/v2/send", data=om_body(), auth=("acme", "s3cret"), timeout=5,
+                      headers={"Content-Type": "multipart/mixed; boundary=mimeboundary"})
+    assert r.status_code == 202, r.text
+    assert arrived.wait(10), "the report never reached the receiver"
+    started = time.monotonic()
+    served.proc.send_signal(sig)
+    assert served.proc.wait(timeout=10) == 0
+    took = time.monotonic() - started
+    assert 0.5 < took < 6.5, took  # it waited for the attempt, within the 5 s bound
+    assert len(receiver.wait_for(1)) == 1 and receiver.received[0].path == "/dlr"

@@ -17,7 +17,7 @@ from conftest import ACCOUNT, PNG_1PX, om_body
 
 from fakemms.cli import main
 from fakemms.client import Client
-from fakemms.receiver import AppReceiver
+from fakemms.testing.receiver import AppReceiver
 
 
 def fakemms(*args: str, url: str | None = None, timeout: float = 20

@@ -22,7 +22,7 @@ from fakemms.client import (
     Report,
     WaitTimeout,
 )
-from fakemms.receiver import AppReceiver
+from fakemms.testing.receiver import AppReceiver
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -168,7 +168,9 @@ def test_wait_for_message_wakes_on_the_event_not_a_poll(client_for):
     elapsed = time.monotonic() - started
     timer.join()
     assert message.id == sent[0] and message.destination == "12515550177"
-    assert 0.2 <= elapsed < 0.35  # woken by the event, not by a sleep interval
+    # woken by the event: well before the stream's 2 s keep-alive would wake a poller (a
+    # generous bound: this machine may be loaded)
+    assert 0.2 <= elapsed < 1.9
 
 
 def test_wait_for_message_finds_what_is_already_there(client_for):
@@ -176,7 +178,7 @@ def test_wait_for_message_finds_what_is_already_there(client_for):
     mt = send(fake)
     started = time.monotonic()
     assert client.wait_for_message(id=mt, status="accepted").id == mt
-    assert time.monotonic() - started < 0.2
+    assert time.monotonic() - started < 1.0  # found at once, not after a wait
     assert [m.id for m in client.wait_for_messages(1, direction="mt")] == [mt]
 
 
@@ -324,3 +326,31 @@ def test_receiver_answers_legacy_callbacks_as_the_gateway_wants(client_for, app_
     again = client.inject_mo(text="empty answer")
     with pytest.raises(AssertionError, match="not a success: attempt 1: rejected, HTTP 200"):
         client.assert_callback_acked(message_id=again.id)
+
+
+def test_public_surface_is_typed_documented_and_exported():
+    import inspect
+    from pathlib import Path
+
+    import fakemms
+    from fakemms.client import Client
+
+    assert "Client" in fakemms.__all__ and fakemms.Client is Client
+    assert (Path(fakemms.__file__).parent / "py.typed").exists()
+    undocumented = []
+    for name, member in inspect.getmembers(Client):
+        if name.startswith("_"):
+            continue
+        static = inspect.getattr_static(Client, name)
+        target = static.fget if isinstance(static, property) else member
+        if not (getattr(target, "__doc__", None) or "").strip():
+            undocumented.append(name)
+    assert undocumented == []
+
+
+def test_a_failed_wait_hides_the_clients_frames(client_for):
+    _, client = client_for()
+    with pytest.raises(WaitTimeout) as info:
+        client.wait_for_message(number="19999999999", timeout=0.3)
+    shown = [e for e in info.traceback if not e.ishidden(info)]
+    assert all("fakemms/client.py" not in str(e.path) for e in shown)

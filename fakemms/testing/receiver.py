@@ -67,10 +67,17 @@ class _Misbehaviour:
 class AppReceiver:
     """A real HTTP server on 127.0.0.1 (port 0). ``url`` (any path is accepted; ``dlr_url``
     and ``mo_url`` are just readable ones), ``received``, ``wait_for(count)``, ``fail()``,
-    ``delay()``, ``behave()``, ``clear()``."""
+    ``delay()``, ``behave()``, ``clear()``.
+
+    ``begin(scope)`` gives the receiver a scope (the plugin: one per test): its URLs then
+    carry ``/t/<scope>``, and only callbacks to them count in ``received`` and meet
+    ``fail()``; a callback addressed to an earlier scope (a report a previous test left due)
+    is answered well and kept apart in ``stray``."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.received: list[ReceivedCallback] = []
+        self.stray: list[ReceivedCallback] = []
+        self._scope: str | None = None
         self._cond = threading.Condition()
         self._misbehaviour: _Misbehaviour | None = None
         self.answer_with: Callable[[ReceivedCallback], tuple[int, bytes | str]] | None = None
@@ -92,15 +99,25 @@ class AppReceiver:
 
     @property
     def url(self) -> str:
-        return self.server.url
+        return self.server.url + (f"/t/{self._scope}" if self._scope else "")
+
+    @property
+    def scope(self) -> str | None:
+        return self._scope
+
+    def begin(self, scope: str | None) -> None:
+        """Start a new scope (None: none): what was received is forgotten, behaviour reset."""
+        self.clear()
+        with self._cond:
+            self._scope = scope
 
     @property
     def dlr_url(self) -> str:
-        return self.server.url + "/dlr"
+        return self.url + "/dlr"
 
     @property
     def mo_url(self) -> str:
-        return self.server.url + "/mo"
+        return self.url + "/mo"
 
     # --- behaviour --------------------------------------------------------------------------
     def fail(self, status: int = 500, *, times: int | None = None, body: bytes | str = b"",
@@ -127,6 +144,7 @@ class AppReceiver:
         """Forget what was received and behave again."""
         with self._cond:
             self.received.clear()
+            self.stray.clear()
         self.behave()
 
     def wait_for(self, count: int = 1, timeout: float = 5.0) -> list[ReceivedCallback]:
@@ -157,11 +175,21 @@ class AppReceiver:
             headers=headers, body=body,
             query=parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True),
             at=time.time())
-        status, answer, content_type = self._answer(item)
-        item.status, item.answer = status, answer
         with self._cond:
-            self.received.append(item)
-            self._cond.notify_all()
+            scope = self._scope
+        if scope is not None and not item.path.startswith(f"/t/{scope}/") \
+                and item.path != f"/t/{scope}":
+            status, answer, content_type = self._well_behaved(item)
+            item.status, item.answer = status, answer
+            with self._cond:
+                self.stray.append(item)
+                del self.stray[:-1000]
+        else:
+            status, answer, content_type = self._answer(item)
+            item.status, item.answer = status, answer
+            with self._cond:
+                self.received.append(item)
+                self._cond.notify_all()
         start_response(f"{status} {'OK' if status == 200 else 'Error'}",
                        [("Content-Type", content_type), ("Content-Length", str(len(answer)))])
         return [answer]
