@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,6 +205,7 @@ def test_compose_file_matches_the_image():
         assert fakemms["environment"][name].startswith("http://app:")
     assert app["depends_on"] == {"fakemms": {"condition": "service_healthy"}}
     # the app reuses the image (python, requests): it must not inherit fakemms's health check
+    assert app["build"] == fakemms["build"]
     assert app.get("healthcheck", {}).get("disable") is True or "test" in app["healthcheck"]
     script = app["volumes"][0].split(":")[0]
     assert (COMPOSE.parent / script).is_file()
@@ -464,15 +466,30 @@ def test_env_only_healthy_on_any_port_calls_back_logs_json_and_stops_cleanly(run
     assert requests.get(container.url + "/_fakemms/health", timeout=5).json()["seed"] == 11
     send_mt_and_get_its_report(container.url, ("ci", "ci-pass"), receiver)
 
+    # a second report is in flight (the receiver holds it) when `podman stop` sends SIGTERM:
+    # the fake lets the attempt finish, then exits 0, well inside the grace period
+    arrived, release = threading.Event(), threading.Event()
+    receiver.answer = lambda r: (arrived.set(), release.wait(10), (200, b""))[-1]
+    r = requests.post(container.url + "/mms/v2/send", data=om_body(), auth=("ci", "ci-pass"),
+                      headers={"Content-Type": "multipart/mixed; boundary=mimeboundary"},
+                      timeout=10)
+    assert r.status_code == 202 and arrived.wait(15)
+    started = time.monotonic()
+    stopping = threading.Thread(target=podman, args=("stop", "--time", "10", container.name),
+                                kwargs={"timeout": 30})
+    stopping.start()
+    threading.Timer(1.5, release.set).start()  # the slow receiver answers 1.5 s later
+    stopping.join(30)
+    elapsed = time.monotonic() - started
+    code = container.inspect("{{.State.ExitCode}}")
+    print(f"podman stop: exit {code} after {elapsed:.1f} s (a callback held 1.5 s in flight)")
+    assert code == "0", container.logs()[-2000:]
+    assert 1.5 <= elapsed < 8, f"stopped after {elapsed:.1f} s"
+    assert receiver.wait_for(2)[1].json["mtId"] == str(r.json()["mtId"])
+
     logs = podman("logs", container.name).stdout.splitlines()
     messages = [json.loads(line)["message"] for line in logs]  # every line is JSON
     assert f"config port = {container.port} from env FAKEMMS_PORT" in messages
     assert "config accounts[0].password = (hidden) from env FAKEMMS_ACCOUNT_PASSWORD" in messages
     assert any("POST /mms/v2/send" in m for m in messages)
-
-    started = time.monotonic()
-    podman("stop", "--time", "10", container.name, timeout=30)
-    elapsed = time.monotonic() - started
-    print(f"podman stop: exit {container.inspect('{{.State.ExitCode}}')} after {elapsed:.1f} s")
-    assert container.inspect("{{.State.ExitCode}}") == "0", container.logs()[-2000:]
-    assert elapsed < 8, f"stopped after {elapsed:.1f} s: SIGTERM was not handled in time"
+    assert any("SIGTERM" in m for m in messages), messages[-5:]
