@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -206,6 +207,8 @@ def _names(value: str) -> list[str]:
 
 def _number(value: str) -> int | float:
     number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(value)
     return int(number) if number.is_integer() else number
 
 

@@ -267,10 +267,11 @@ def test_account_env_values_are_validated_like_the_file():
     problems = info.value.problems
     assert any(p.startswith("accounts[0].mo.format:") for p in problems), problems
     assert any(p.startswith("accounts[0].tps:") for p in problems), problems
-    with pytest.raises(ConfigError) as info:
-        load_config(None, env={"FAKEMMS_TPS": "fast"})
-    assert (info.value.source, info.value.problems) == (
-        "FAKEMMS_TPS", ["accounts[0].tps: cannot use 'fast'"])
+    for text in ("fast", "nan", "inf"):
+        with pytest.raises(ConfigError) as info:
+            load_config(None, env={"FAKEMMS_TPS": text})
+        assert (info.value.source, info.value.problems) == (
+            "FAKEMMS_TPS", [f"accounts[0].tps: cannot use {text!r}"])
 
 
 def test_unknown_fakemms_names_are_an_error_naming_the_nearest():
