@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from fakemms.errors import ConfigError
 
@@ -21,6 +23,7 @@ def _print_problems(error: ConfigError) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from fakemms.app import create_app
     from fakemms.config import load_config
+    from fakemms.logs import configure, log_format
     from fakemms.server import ServerThread
 
     overrides: dict = {}
@@ -32,7 +35,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # relative to the current directory (the config's own list is relative to the file)
         overrides["scenarios"] = [os.path.abspath(p) for p in args.scenario]
     try:
-        config = load_config(args.config, overrides=overrides)
+        fmt = log_format(os.environ.get("FAKEMMS_LOG_FORMAT"))
+        config = load_config(args.config, overrides=overrides, overrides_origin="command line")
         app = create_app(config)
         server = ServerThread(app, config["host"], config["port"], quiet=args.quiet)
         server.start()
@@ -44,6 +48,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"fakemms: cannot listen on {overrides.get('host')}:{overrides.get('port')}: "
               f"{exc.strerror or exc}", file=sys.stderr)
         return 2
+    configure(fmt)  # from here on every line goes to stdout, as text or JSON
     _banner(server.url, config)
     stop = _wait_for_signal()
     grace = float(config["shutdown_timeout"])
@@ -75,23 +80,42 @@ def _wait_for_signal() -> str:
 
 
 def _banner(url: str, config) -> None:
-    print(f"fakemms listening on {url} (clock {config['clock']}, seed {config['seed']})")
+    log = logging.getLogger("fakemms")
+    log.info("fakemms listening on %s (clock %s, seed %s)", url, config["clock"], config["seed"])
     for acc in config["accounts"]:
         mts = ", ".join(acc.get("mt_configs") or {}) or "none"
-        print(f"  account {acc['username']} / password {acc['password']}  mt_configs: {mts}")
+        log.info("  account %s / password %s  mt_configs: %s", acc["username"], acc["password"],
+                 mts)
     if config["accounts"]:
         acc = config["accounts"][0]
         mt = next(iter(acc.get("mt_configs") or {"config1": None}))
-        print("Try it:\n"
-              f"  printf -- '--b\\r\\nContent-Type: application/json\\r\\n\\r\\n"
-              f"{{\"type\":\"MT\",\"source\":\"88600\",\"destination\":\"12515550130\","
-              f"\"mtConfig\":\"{mt}\"}}\\r\\n\\r\\n--b\\r\\nContent-Type: text/plain\\r\\n"
-              f"Content-Id: t.txt\\r\\n\\r\\nHello\\r\\n\\r\\n--b--\\r\\n' | \\\n"
-              f"  curl -s -u {acc['username']}:{acc['password']} "
-              f"-H 'Content-Type: multipart/mixed; boundary=b' --data-binary @- "
-              f"{url}/mms/v2/send\n"
-              f"  curl -s {url}/_fakemms/api/messages")
-    sys.stdout.flush()
+        log.info("Try it:\n"
+                 f"  printf -- '--b\\r\\nContent-Type: application/json\\r\\n\\r\\n"
+                 f"{{\"type\":\"MT\",\"source\":\"88600\",\"destination\":\"12515550130\","
+                 f"\"mtConfig\":\"{mt}\"}}\\r\\n\\r\\n--b\\r\\nContent-Type: text/plain\\r\\n"
+                 f"Content-Id: t.txt\\r\\n\\r\\nHello\\r\\n\\r\\n--b--\\r\\n' | \\\n"
+                 f"  curl -s -u {acc['username']}:{acc['password']} "
+                 f"-H 'Content-Type: multipart/mixed; boundary=b' --data-binary @- "
+                 f"{url}/mms/v2/send\n"
+                 f"  curl -s {url}/_fakemms/api/messages")
+    _log_origins(log, config)
+
+
+def _log_origins(log: logging.Logger, config) -> None:
+    """One line per setting not left at its default: its value (passwords hidden, whole
+    sections named only) and where it came from, so a file and env together are explainable."""
+    for name, origin in sorted(config.origins.items()):
+        value = config.data
+        path = name.replace("]", "").replace("[", ".").split(".")
+        for step in path:
+            value = value[int(step)] if isinstance(value, list) else value.get(step)
+        if path[-1] == "password":
+            shown = "(hidden)"
+        elif isinstance(value, dict) or (isinstance(value, list) and name != "scenarios"):
+            shown = "(section)"
+        else:
+            shown = json.dumps(value)
+        log.info("config %s = %s from %s", name, shown, origin)
 
 
 # Top-level keys only a scenario has (the configuration schema allows none of them).
@@ -139,16 +163,37 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def served_url(env: Mapping[str, str]) -> str:
+    """Where ``fakemms serve`` listens with this environment (FAKEMMS_CONFIG, FAKEMMS_HOST,
+    FAKEMMS_PORT), so a container's health check follows any port or bind address; a wildcard
+    address is reached on loopback. With none of those set, $FAKEMMS_URL if set."""
+    from fakemms.config import load_config
+
+    own = ("FAKEMMS_CONFIG", "FAKEMMS_HOST", "FAKEMMS_PORT")
+    if env.get("FAKEMMS_URL") and not any(env.get(name) for name in own):
+        return env["FAKEMMS_URL"]
+    config = load_config(env=env)
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(config["host"],
+                                                                   config["host"])
+    return f"http://{f'[{host}]' if ':' in host else host}:{config['port']}"
+
+
 def cmd_readyz(args: argparse.Namespace) -> int:
     import requests
 
     try:
-        r = requests.get(args.url.rstrip("/") + "/_fakemms/health", timeout=args.timeout)
+        url = args.url or served_url(os.environ)
+    except ConfigError as exc:
+        print("fakemms: invalid configuration", file=sys.stderr)
+        _print_problems(exc)
+        return 1
+    try:
+        r = requests.get(url.rstrip("/") + "/_fakemms/health", timeout=args.timeout)
     except requests.RequestException as exc:
-        print(f"fakemms: not reachable at {args.url}: {exc.__class__.__name__}", file=sys.stderr)
+        print(f"fakemms: not reachable at {url}: {exc.__class__.__name__}", file=sys.stderr)
         return 1
     if r.status_code != 200:
-        print(f"fakemms: {args.url} answered {r.status_code}", file=sys.stderr)
+        print(f"fakemms: {url} answered {r.status_code}", file=sys.stderr)
         return 1
     print("ok")
     return 0
@@ -174,9 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="check every file as a scenario")
     check.set_defaults(func=cmd_check)
 
-    default_url = os.environ.get("FAKEMMS_URL", "http://127.0.0.1:8025")
     ready = sub.add_parser("readyz", help="exit 0 when the server answers healthy")
-    ready.add_argument("--url", default=default_url, help="server URL (default $FAKEMMS_URL)")
+    ready.add_argument("--url", help="server URL (default: where `fakemms serve` listens with "
+                       "this FAKEMMS_CONFIG, FAKEMMS_HOST and FAKEMMS_PORT; with none of them "
+                       "set, $FAKEMMS_URL)")
     ready.add_argument("--timeout", type=float, default=2.0)
     ready.set_defaults(func=cmd_readyz)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import difflib
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,16 +197,110 @@ DEFAULTS: dict[str, Any] = {
     "legacy": {"expiry_seconds": 86400, "timeout_seconds": 10, "max_zip_bytes": 16 * 1024 * 1024},
 }
 
-_ENV: dict[str, tuple[str, Any]] = {
-    "FAKEMMS_HOST": ("host", str),
-    "FAKEMMS_PORT": ("port", int),
-    "FAKEMMS_SEED": ("seed", int),
-    "FAKEMMS_CLOCK": ("clock", str),
-    "FAKEMMS_MAX_MESSAGES": ("max_messages", int),
-    "FAKEMMS_STRICT_MIME": ("strict_mime", lambda v: v.strip().lower() in ("1", "true", "yes")),
-    "FAKEMMS_TRUSTED_PROXIES": ("trusted_proxies", lambda v: [s for s in v.split(",") if s]),
-    "FAKEMMS_SCENARIOS": ("scenarios", lambda v: [s for s in v.split(",") if s]),
-}
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes")
+
+
+def _names(value: str) -> list[str]:
+    return [s.strip() for s in value.split(",") if s.strip()]
+
+
+def _number(value: str) -> int | float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(value)
+    return int(number) if number.is_integer() else number
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One FAKEMMS_* name: the setting it sets (a path into the file's shape) and how its text
+    becomes a value; ``setting`` None for names read elsewhere (the client, ``serve``)."""
+
+    name: str
+    help: str
+    setting: tuple[str | int, ...] | None = None
+    convert: Callable[[str], Any] = str
+
+
+_ACCOUNT = ("accounts", 0)
+_CONFIG1 = (*_ACCOUNT, "mt_configs", "config1")
+# Every FAKEMMS_* name fakemms knows, in one place: any other is a startup error (a typo must
+# not pass silently), the README's table follows this one, and the image's test checks it.
+ENV_VARS: dict[str, EnvVar] = {v.name: v for v in [
+    EnvVar("FAKEMMS_CONFIG", "the YAML configuration file"),
+    EnvVar("FAKEMMS_HOST", "address to listen on", ("host",)),
+    EnvVar("FAKEMMS_PORT", "port to listen on", ("port",), int),
+    EnvVar("FAKEMMS_SEED", "seed of ids and generated content", ("seed",), int),
+    EnvVar("FAKEMMS_CLOCK", "real or virtual", ("clock",)),
+    EnvVar("FAKEMMS_MAX_MESSAGES", "messages kept before the oldest are evicted",
+           ("max_messages",), int),
+    EnvVar("FAKEMMS_STRICT_MIME", "true or false", ("strict_mime",), _flag),
+    EnvVar("FAKEMMS_TRUSTED_PROXIES", "comma-separated addresses or CIDRs",
+           ("trusted_proxies",), _names),
+    EnvVar("FAKEMMS_SCENARIOS", "comma-separated scenario files", ("scenarios",), _names),
+    EnvVar("FAKEMMS_ACCOUNT_USERNAME", "the first account's username", (*_ACCOUNT, "username")),
+    EnvVar("FAKEMMS_ACCOUNT_PASSWORD", "the first account's password", (*_ACCOUNT, "password")),
+    EnvVar("FAKEMMS_TPS", "the first account's messages per second", (*_ACCOUNT, "tps"),
+           _number),
+    EnvVar("FAKEMMS_DLR_URL", "where config1's delivery reports go", (*_CONFIG1, "dlr_url")),
+    EnvVar("FAKEMMS_MO_URL", "where the first account's MOs go", (*_ACCOUNT, "mo", "url")),
+    EnvVar("FAKEMMS_MO_FORMAT", "http, legacy-get, legacy-post or mm7-VERSION",
+           (*_ACCOUNT, "mo", "format")),
+    EnvVar("FAKEMMS_LOG_FORMAT", "text or json (fakemms serve)"),
+    EnvVar("FAKEMMS_URL", "a running fakemms, for the client, the CLI and the pytest plugin"),
+    EnvVar("FAKEMMS_ADMIN_TOKEN", "token the control API asks for"),
+    EnvVar("FAKEMMS_PERSISTENCE_PATH", "where state is kept across restarts"),
+    # the project's own test suite (tests/test_ui.py); CI sets the first for the whole run
+    EnvVar("FAKEMMS_REQUIRE_BROWSER", "browser tests fail instead of skipping"),
+    EnvVar("FAKEMMS_SCREENSHOTS", "where the browser tests write the README's images"),
+]}
+
+
+def setting_name(path: Sequence[str | int]) -> str:
+    """``("accounts", 0, "mo", "url")`` -> ``accounts[0].mo.url``, as problems name paths."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+def unknown_env_names(env: Mapping[str, str]) -> list[str]:
+    """A problem per FAKEMMS_* name fakemms does not know, with the nearest known name."""
+    problems = []
+    for name in sorted(n for n in env if n.startswith("FAKEMMS_") and n not in ENV_VARS):
+        near = difflib.get_close_matches(name, ENV_VARS, n=1)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        problems.append(f"{name}: unknown setting{hint}; known: {', '.join(ENV_VARS)}")
+    return problems
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """Set each FAKEMMS_* variable's setting in ``data``; the account settings shape the
+    file's first account (the embedded default one when the file has none) and its config1.
+    Returns setting name -> the variable that set it."""
+    origins: dict[str, str] = {}
+    for var in ENV_VARS.values():
+        text = env.get(var.name)
+        if not text or var.setting is None:
+            continue
+        try:
+            value = var.convert(text)
+        except ValueError:
+            name = setting_name(var.setting)
+            raise ConfigError(var.name, [f"{name}: cannot use {text!r}"]) from None
+        if var.setting[0] == "accounts" and not data.get("accounts"):
+            data["accounts"] = copy.deepcopy(DEFAULTS["accounts"][:1])
+        node: Any = data
+        for step in var.setting[:-1]:
+            if isinstance(node, list):  # the first account: the schema reports a bad one
+                node = node[step] if isinstance(node[step], dict) else None
+            elif isinstance(node, dict):
+                if node.get(step) is None:
+                    node[step] = {}
+                node = node[step]
+        if not isinstance(node, dict):
+            continue  # the file's shape is wrong there: its own problem says where
+        node[var.setting[-1]] = value
+        origins[setting_name(var.setting)] = f"env {var.name}"
+    return origins
 
 
 @dataclass
@@ -212,6 +308,8 @@ class Config:
     data: dict[str, Any]
     source: str = "<defaults>"
     base_dir: Path = field(default_factory=Path.cwd)
+    # setting name -> where its value came from ("file PATH", "env NAME", ...); absent: default
+    origins: dict[str, str] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
@@ -224,8 +322,7 @@ class Config:
 
 
 def format_error(error: Any) -> str:
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-    return f"{path.lstrip('.') or '(top level)'}: {error.message}"
+    return f"{setting_name(error.absolute_path) or '(top level)'}: {error.message}"
 
 
 def schema_problems(data: Any, schema: Mapping[str, Any]) -> list[str]:
@@ -270,11 +367,17 @@ def load_config(
     path: str | os.PathLike | None = None,
     overrides: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    overrides_origin: str = "overrides",
 ) -> Config:
-    """Defaults, then the file (``path`` or $FAKEMMS_CONFIG), then FAKEMMS_* env, then overrides."""
+    """Defaults, then the file (``path`` or $FAKEMMS_CONFIG), then FAKEMMS_* env, then overrides.
+    An unknown FAKEMMS_* name is an error: a misspelt setting must not be silently ignored."""
     env = os.environ if env is None else env
+    unknown = unknown_env_names(env)
+    if unknown:
+        raise ConfigError("environment", unknown)
     path = path or env.get("FAKEMMS_CONFIG") or None
     data: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     source = "<defaults>"
     base_dir = Path.cwd()
     if path:
@@ -286,19 +389,16 @@ def load_config(
         if not isinstance(loaded, dict):
             raise ConfigError(source, ["(top level): must be a mapping"])
         data = loaded
-    for var, (key, conv) in _ENV.items():
-        if env.get(var):
-            try:
-                data[key] = conv(env[var])
-            except ValueError:
-                raise ConfigError(var, [f"{key}: cannot use {env[var]!r}"]) from None
+        origins = {str(key): f"file {path}" for key in data}
+    origins.update(_apply_env(data, env))
     if overrides:
         data = merge(data, overrides)
+        origins.update({key: overrides_origin for key in overrides})
     # every problem at once, schema and semantic alike, so one `fakemms check` lists them all
     problems = schema_problems(data, SCHEMA) + _semantic_problems(data)
     if problems:
         raise ConfigError(source, problems)
-    return Config(merge(DEFAULTS, data), source, base_dir)
+    return Config(merge(DEFAULTS, data), source, base_dir, origins)
 
 
 def _semantic_problems(data: Mapping[str, Any]) -> list[str]:

@@ -228,3 +228,56 @@ def test_env_values_are_validated_like_the_file(env, path):
 def test_config_error_message_lists_source_and_problems():
     err = ConfigError("x.yaml", ["a: bad", "b: worse"])
     assert str(err) == "x.yaml: a: bad; b: worse"
+
+
+# --- environment only: the docker service's settings ----------------------------------------
+def test_account_env_shapes_the_default_account_and_its_config1():
+    config = load_config(None, env={
+        "FAKEMMS_ACCOUNT_USERNAME": "ci", "FAKEMMS_ACCOUNT_PASSWORD": "pw", "FAKEMMS_TPS": "2.5",
+        "FAKEMMS_DLR_URL": "http://127.0.0.1:9/dlr", "FAKEMMS_MO_URL": "http://127.0.0.1:9/mo",
+        "FAKEMMS_MO_FORMAT": "legacy-post"})
+    (acc,) = config.accounts()
+    assert (acc.username, acc.password, acc.tps) == ("ci", "pw", 2.5)
+    assert acc.mt_configs["config1"].dlr_url == "http://127.0.0.1:9/dlr"
+    assert acc.mt_configs["config1"].region == "US"  # the rest of the default config1 stays
+    assert (acc.mo.url, acc.mo.format) == ("http://127.0.0.1:9/mo", "legacy-post")
+    assert load_config(None, env={"FAKEMMS_TPS": "10"}).accounts()[0].tps == 10
+
+
+def test_env_wins_over_the_files_first_account_and_origins_say_so(tmp_path):
+    path = write(tmp_path, GOOD)
+    config = load_config(None, env={"FAKEMMS_CONFIG": str(path), "FAKEMMS_TPS": "3",
+                                    "FAKEMMS_DLR_URL": "http://127.0.0.1:7/dlr"})
+    acc = config.accounts()[0]
+    assert (acc.username, acc.tps) == ("acme", 3)  # the file's account, env's tps
+    assert acc.mt_configs["config1"].dlr_url == "http://127.0.0.1:7/dlr"
+    assert acc.mo.url == "http://127.0.0.1:9000/mo"  # not set by env: the file's
+    assert config.origins["accounts"] == f"file {path}"
+    assert config.origins["accounts[0].tps"] == "env FAKEMMS_TPS"
+    assert config.origins["accounts[0].mt_configs.config1.dlr_url"] == "env FAKEMMS_DLR_URL"
+    assert "port" not in config.origins  # a default
+    overridden = load_config(None, overrides={"port": 0}, env={"FAKEMMS_PORT": "9"},
+                             overrides_origin="command line")
+    assert overridden.origins["port"] == "command line"
+
+
+def test_account_env_values_are_validated_like_the_file():
+    with pytest.raises(ConfigError) as info:
+        load_config(None, env={"FAKEMMS_MO_FORMAT": "carrier-pigeon", "FAKEMMS_TPS": "-1"})
+    problems = info.value.problems
+    assert any(p.startswith("accounts[0].mo.format:") for p in problems), problems
+    assert any(p.startswith("accounts[0].tps:") for p in problems), problems
+    for text in ("fast", "nan", "inf"):
+        with pytest.raises(ConfigError) as info:
+            load_config(None, env={"FAKEMMS_TPS": text})
+        assert (info.value.source, info.value.problems) == (
+            "FAKEMMS_TPS", [f"accounts[0].tps: cannot use {text!r}"])
+
+
+def test_unknown_fakemms_names_are_an_error_naming_the_nearest():
+    with pytest.raises(ConfigError) as info:
+        load_config(None, env={"FAKEMMS_PROT": "9000", "FAKEMMS_URL": "http://x:1",
+                               "OTHER_VAR": "1"})
+    assert info.value.source == "environment"
+    (problem,) = info.value.problems
+    assert problem.startswith("FAKEMMS_PROT: unknown setting (did you mean FAKEMMS_PORT?)")
