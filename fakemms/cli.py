@@ -36,7 +36,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["scenarios"] = [os.path.abspath(p) for p in args.scenario]
     try:
         fmt = log_format(os.environ.get("FAKEMMS_LOG_FORMAT"))
-        config = load_config(args.config, overrides=overrides, overrides_origin="command line")
+        config = load_config(args.config, overrides=overrides, overrides_origin={
+            "host": "--host", "port": "--port", "scenarios": "--scenario"})
         app = create_app(config)
         server = ServerThread(app, config["host"], config["port"], quiet=args.quiet)
         server.start()
@@ -45,7 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _print_problems(exc)
         return 2
     except OSError as exc:
-        print(f"fakemms: cannot listen on {overrides.get('host')}:{overrides.get('port')}: "
+        print(f"fakemms: cannot listen on {config['host']}:{config['port']}: "
               f"{exc.strerror or exc}", file=sys.stderr)
         return 2
     configure(fmt)  # from here on every line goes to stdout, as text or JSON
@@ -86,9 +87,15 @@ def _banner(url: str, config) -> None:
         mts = ", ".join(acc.get("mt_configs") or {}) or "none"
         log.info("  account %s / password %s  mt_configs: %s", acc["username"], acc["password"],
                  mts)
-    if config["accounts"]:
-        acc = config["accounts"][0]
-        mt = next(iter(acc.get("mt_configs") or {"config1": None}))
+    if not config["accounts"]:
+        log.warning("no accounts are configured: every send will be refused (15206); add one "
+                    "to the config file or POST /_fakemms/api/accounts")
+    senders = [a for a in config["accounts"] if a.get("mt_configs")]
+    if config["accounts"] and not senders:
+        log.warning("no account has an MT configuration: sends will be refused (15205)")
+    if senders:
+        acc = senders[0]
+        mt = next(iter(acc["mt_configs"]))
         log.info("Try it:\n"
                  f"  printf -- '--b\\r\\nContent-Type: application/json\\r\\n\\r\\n"
                  f"{{\"type\":\"MT\",\"source\":\"88600\",\"destination\":\"12515550130\","
@@ -200,7 +207,11 @@ def cmd_readyz(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fakemms", description=__doc__)
+    from fakemms import __version__
+
+    # the module docstring, without its reStructuredText quoting
+    parser = argparse.ArgumentParser(prog="fakemms", description=__doc__.replace("``", ""))
+    parser.add_argument("--version", action="version", version=f"fakemms {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the fake MMS provider")

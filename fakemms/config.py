@@ -21,6 +21,9 @@ DLR_PROTOCOLS = ["http", "legacy", "mm7-5.3.0", "mm7-5.6.0", "mm7-6.1.0", "mm7-6
 MO_FORMATS = ["http", "legacy-get", "legacy-post", "mm7-5.3.0", "mm7-5.6.0", "mm7-6.1.0",
               "mm7-6.8.0"]
 
+_DIGIT_STRINGS = frozenset({"username", "password", "short_code"})  # often all digits
+_URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
+_URL_OR_NULL = {"type": ["string", "null"], "pattern": _URL_PATTERN}  # where callbacks go
 _NUMBER_OR_NULL = {"type": ["number", "null"], "minimum": 0}
 _INT_OR_NULL = {"type": ["integer", "null"], "minimum": 0}
 _DURATION = {"type": ["number", "string"]}
@@ -52,7 +55,7 @@ SCHEMA: dict[str, Any] = {
                             "type": "object",
                             "additionalProperties": False,
                             "properties": {
-                                "dlr_url": {"type": ["string", "null"]},
+                                "dlr_url": _URL_OR_NULL,
                                 "dlr_protocol": {"enum": DLR_PROTOCOLS},
                                 "region": {"enum": ["US", "UK", "IE", "AU"]},
                                 "operators": {"type": "array", "items": {"type": "integer"}},
@@ -68,7 +71,7 @@ SCHEMA: dict[str, Any] = {
                         "type": ["object", "null"],
                         "additionalProperties": False,
                         "properties": {
-                            "url": {"type": ["string", "null"]},
+                            "url": _URL_OR_NULL,
                             "format": {"enum": MO_FORMATS},
                             "username": {"type": ["string", "null"]},
                             "password": {"type": ["string", "null"]},
@@ -322,7 +325,16 @@ class Config:
 
 
 def format_error(error: Any) -> str:
-    return f"{setting_name(error.absolute_path) or '(top level)'}: {error.message}"
+    message = error.message
+    expected = error.schema.get("type") if error.validator == "type" else None
+    wants_text = expected == "string" or (isinstance(expected, list) and "string" in expected)
+    leaf = error.absolute_path[-1] if error.absolute_path else None
+    if wants_text and leaf in _DIGIT_STRINGS and isinstance(error.instance, int):
+        # YAML reads 12345 as a number: a password or short code of digits needs quotes
+        message += f" (quote it: '{error.instance}')"
+    elif error.validator == "pattern" and error.schema.get("pattern") == _URL_PATTERN:
+        message = f"{error.instance!r} is not an http:// or https:// URL"
+    return f"{setting_name(error.absolute_path) or '(top level)'}: {message}"
 
 
 def schema_problems(data: Any, schema: Mapping[str, Any]) -> list[str]:
@@ -367,7 +379,7 @@ def load_config(
     path: str | os.PathLike | None = None,
     overrides: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
-    overrides_origin: str = "overrides",
+    overrides_origin: str | Mapping[str, str] = "overrides",
 ) -> Config:
     """Defaults, then the file (``path`` or $FAKEMMS_CONFIG), then FAKEMMS_* env, then overrides.
     An unknown FAKEMMS_* name is an error: a misspelt setting must not be silently ignored."""
@@ -393,12 +405,32 @@ def load_config(
     origins.update(_apply_env(data, env))
     if overrides:
         data = merge(data, overrides)
-        origins.update({key: overrides_origin for key in overrides})
+        origins.update({key: overrides_origin if isinstance(overrides_origin, str)
+                        else overrides_origin.get(key, "overrides") for key in overrides})
     # every problem at once, schema and semantic alike, so one `fakemms check` lists them all
     problems = schema_problems(data, SCHEMA) + _semantic_problems(data)
     if problems:
-        raise ConfigError(source, problems)
+        raise _named_error(source, problems, origins)
     return Config(merge(DEFAULTS, data), source, base_dir, origins)
+
+
+def _named_error(source: str, problems: list[str],
+                 origins: Mapping[str, str]) -> ConfigError:
+    """A ConfigError whose problems name the variable or flag that set a bad value (a
+    problem in the file, or in a default, keeps the file's name)."""
+
+    def origin_of(problem: str) -> str | None:
+        path = problem.split(": ", 1)[0]
+        keys = [k for k in origins if path == k or path.startswith((k + ".", k + "["))]
+        origin = origins[max(keys, key=len)] if keys else None
+        return None if origin is None or origin.startswith("file ") else \
+            origin.removeprefix("env ")
+
+    named = [origin_of(p) for p in problems]
+    if all(named) and len(set(named)) == 1:
+        return ConfigError(named[0] or source, problems)
+    return ConfigError(source, [p if n is None else f"{p} (from {n})"
+                                for p, n in zip(problems, named, strict=True)])
 
 
 def _semantic_problems(data: Mapping[str, Any]) -> list[str]:

@@ -84,7 +84,7 @@ def test_check_prints_each_error_with_its_path_and_exits_non_zero(files):
     lines = r.stderr.strip().splitlines()
     bad = str(files["bad.yaml"])
     assert lines == [
-        f"{bad}: accounts[0].password: 5 is not of type 'string'",
+        f"{bad}: accounts[0].password: 5 is not of type 'string' (quote it: '5')",
         f"{bad}: accounts[0].tps: -1 is less than the minimum of 0",
         f"{bad}: clock: 'sundial' is not one of ['real', 'virtual']",
         f"{bad}: accounts[0].allowed_ips[0]: '999.1.1.1/8' is not an IP or CIDR",
@@ -140,14 +140,45 @@ def test_serve_on_a_port_in_use_fails_clearly():
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        r = fakemms("serve", "--port", str(busy.getsockname()[1]))
+        port = busy.getsockname()[1]
+        r = fakemms("serve", "--port", str(port))
     assert r.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}: " in r.stderr  # the host, never None
     assert "in use" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_serve_port_out_of_range():
     r = fakemms("serve", "--port", "70000")
-    assert r.returncode != 0 and "port: 70000" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "--port: port: 70000 is greater than the maximum of 65535" in r.stderr  # the flag
+
+
+def test_errors_name_the_variable_that_set_the_value():
+    r = fakemms("serve", "--port", "0", env=clean_env(FAKEMMS_CLOCK="virtaul"))
+    assert r.returncode == 2
+    assert "FAKEMMS_CLOCK: clock: 'virtaul' is not one of ['real', 'virtual']" in r.stderr
+    assert "<defaults>" not in r.stderr
+
+
+def test_version_and_help_read_as_plain_text():
+    r = fakemms("--version")
+    assert r.returncode == 0 and re.fullmatch(r"fakemms \d+\.\d+\.\d+\n", r.stdout)
+    r = fakemms("--help")
+    assert r.returncode == 0 and "``" not in r.stdout and "--version" in r.stdout
+
+
+def test_check_hints_and_urls(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("accounts:\n  - username: a\n    password: 12345\n"
+                      "    mt_configs: {c: {dlr_url: not a url}}\n"
+                      "    mo: {url: 'ftp://x/mo'}\n")
+    r = fakemms("check", str(config))
+    assert r.returncode == 1
+    assert f"{config}: accounts[0].password: 12345 is not of type 'string' (quote it: " \
+           "'12345')" in r.stderr
+    assert "accounts[0].mt_configs.c.dlr_url: 'not a url' is not an http:// or https:// URL" \
+        in r.stderr
+    assert "accounts[0].mo.url: 'ftp://x/mo' is not an http:// or https:// URL" in r.stderr
 
 
 # --- serve starts and answers --------------------------------------------------------------------
@@ -292,3 +323,16 @@ def test_serve_stops_on_a_signal_after_the_callback_in_flight(serve, tmp_path, r
     took = time.monotonic() - started
     assert 0.5 < took < 6.5, took  # it waited for the attempt, within the 5 s bound
     assert len(receiver.wait_for(1)) == 1 and receiver.received[0].path == "/dlr"
+
+
+def test_serve_warns_when_no_account_can_send(serve, tmp_path):
+    for text, warning, no_curl in (
+            ("accounts: []\n", "no accounts are configured", True),
+            ("accounts: [{username: a, password: b}]\n", "no account has an MT configuration",
+             True)):
+        config = tmp_path / "c.yaml"
+        config.write_text(text)
+        served = serve("--config", str(config), "--port", "0", "--quiet")
+        served.read_until(warning)
+        served.read_until(r"config accounts = ")
+        assert ("curl -s -u" not in served.output) is no_curl
