@@ -36,15 +36,8 @@ from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher, WSGITask
 from waitress.utilities import Error
 
-DEFAULTS: dict[str, Any] = {
-    "threads": 8,  # worker threads running the app (plus one per open event stream)
-    "connection_limit": 1000,  # open connections before new ones wait in the backlog
-    "idle_timeout": 15.0,  # s without a byte in or out before a connection is closed
-    "request_timeout": 30.0,  # s for a request's head and body to arrive in full
-    "max_body": 64 * 1024 * 1024,  # larger request bodies are answered 413 by the server
-    # (the app's own limit, 50 MiB, answers the provider's 413 below it)
-    "backlog": 1024,
-}
+from fakemms.config import HTTP_DEFAULTS as DEFAULTS
+
 EAGER_BODY = 1024 * 1024  # larger Content-Length bodies are read as the app asks
 LINGER_SECONDS = 2.0  # a closing connection reads (and drops) what still arrives this long
 MAX_HEAD = 64 * 1024  # request line and headers; more is answered 431
@@ -335,7 +328,7 @@ class _NoClose:
 class ServerThread:
     """Serve a WSGI app with waitress in a thread; ``start()`` returns once the socket listens.
 
-    Settings (keywords, defaults in ``DEFAULTS``; the config file's ``http:`` section):
+    Settings (keywords; defaults and the config file's ``http:`` section in fakemms.config):
     ``threads`` worker threads run the app (one more per open event stream);
     ``connection_limit`` open connections at most, more wait in the listen backlog;
     ``idle_timeout`` seconds without traffic close a connection (idle keep-alive, stalled head

@@ -503,3 +503,18 @@ def test_stop_is_bounded_by_its_timeout(serve):
     finally:
         hold.set()
         sock.close()
+
+
+def test_the_config_files_http_section_reaches_the_server(tmp_path):
+    """``fakemms serve`` and the plugin pass the config's ``http:`` settings to the server."""
+    from fakemms.config import load_config
+
+    path = tmp_path / "fakemms.yaml"
+    path.write_text("http:\n  threads: 3\n  max_body: 100\n")
+    config = load_config(path, env={})
+    assert config["http"]["threads"] == 3 and config["http"]["idle_timeout"] == 15.0
+    with ServerThread(echo_app, **config["http"]) as server:
+        assert server.settings["threads"] == 3
+        out = raw(server, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n"
+                          + b"x" * 101)
+    assert out.startswith(b"HTTP/1.1 413 ")
