@@ -1,11 +1,11 @@
 """Shared helpers for the benchmarks: servers in subprocesses, a load generator, percentiles.
 
-Everything talks to 127.0.0.1 only. Each server under test runs in a process of its own (so the
-load generator's threads never share its GIL); the load generator is the calling process, one
-thread per simulated client, each with its own connection, kept alive while the server allows
-(a minimal HTTP/1.1 client: http.client or requests would cost the machine more CPU per request
-than some of the servers they measure). Every request is timed on its own; the server's and the
-load generator's CPU time per request are read from /proc and the process clock.
+Everything talks to 127.0.0.1 only. Each server under test runs in a process of its own; the
+load comes from wrk (the Debian package: C, an event loop per thread, keep-alive), driven with
+a Lua script that posts the same body every time. A Python load generator topped out near 1,100
+requests a second on this 2-core machine, under the servers it was measuring, so every ratio
+read about 1.0x; wrk does not (docs/benchmarks.md). The server's and wrk's CPU time per request
+are read from /proc and the children's rusage.
 
 Run as a script, this module is the server side: ``python bench/_common.py stub`` serves a
 static 202 from pytest-httpserver, ``python bench/_common.py fakemms --server NAME`` serves the
@@ -17,10 +17,15 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import math
 import os
 import platform
+import re
+import resource
+import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -65,193 +70,110 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
 
 
 @dataclass
-class LoadResult:
-    concurrency: int
-    elapsed: float = 0.0
-    latencies: list[float] = field(default_factory=list)  # seconds, successful requests only
-    errors: int = 0
-    statuses: dict[int, int] = field(default_factory=dict)
-    sent: int = 0  # every request answered, warm-up included
-    server_cpu: float = 0.0  # seconds of server process CPU over the whole run, warm-up included
-    client_cpu: float = 0.0  # seconds of the load generator's CPU, likewise
+class WrkResult:
+    """One or more wrk runs against one target (rounds merged: req/s over the summed time,
+    latency percentiles as the median of the rounds, ``p99_max`` the worst round's)."""
 
-    def merge(self, other: LoadResult) -> None:
-        self.elapsed += other.elapsed
-        self.sent += other.sent
+    connections: int
+    requests: int = 0
+    seconds: float = 0.0
+    errors: int = 0  # non-2xx/3xx answers + socket errors (connect, read, write, timeout)
+    p50s: list[float] = field(default_factory=list)  # ms, one per round
+    p99s: list[float] = field(default_factory=list)
+    server_cpu: float = 0.0  # CPU seconds of the server process during the runs
+    client_cpu: float = 0.0  # CPU seconds of wrk during the runs
+    loads: list[float] = field(default_factory=list)  # 1-minute load average after each run
+
+    def merge(self, other: WrkResult) -> None:
+        self.requests += other.requests
+        self.seconds += other.seconds
+        self.errors += other.errors
+        self.p50s += other.p50s
+        self.p99s += other.p99s
         self.server_cpu += other.server_cpu
         self.client_cpu += other.client_cpu
-        self.latencies.extend(other.latencies)
-        self.errors += other.errors
-        for k, v in other.statuses.items():
-            self.statuses[k] = self.statuses.get(k, 0) + v
+        self.loads += other.loads
 
     @property
     def rps(self) -> float:
-        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+        return self.requests / self.seconds if self.seconds else 0.0
 
-    def p(self, q: float) -> float:
-        return percentile(sorted(self.latencies), q) * 1000.0  # ms
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.p50s) if self.p50s else float("nan")
+
+    @property
+    def p99(self) -> float:
+        return statistics.median(self.p99s) if self.p99s else float("nan")
+
+    @property
+    def p99_max(self) -> float:
+        return max(self.p99s) if self.p99s else float("nan")
 
     @property
     def cpu_us_per_request(self) -> float:
-        return self.server_cpu / self.sent * 1e6 if self.sent else float("nan")
+        return self.server_cpu / self.requests * 1e6 if self.requests else float("nan")
 
     @property
     def client_cpu_us_per_request(self) -> float:
-        return self.client_cpu / self.sent * 1e6 if self.sent else float("nan")
+        return self.client_cpu / self.requests * 1e6 if self.requests else float("nan")
 
 
-# --- load generation --------------------------------------------------------------------------
-class RawConnection:
-    """A minimal keep-alive HTTP/1.1 client on one socket: the request is encoded once, the
-    answer is read by Content-Length. Far cheaper per request than http.client or requests, so
-    the load generator stays small beside the server it measures (both share the machine)."""
-
-    def __init__(self, port: int, request: bytes, timeout: float = 10.0) -> None:
-        self.port = port
-        self.request = request
-        self.timeout = timeout
-        self.sock: socket.socket | None = None
-
-    def _connect(self) -> socket.socket:
-        sock = socket.create_connection((HOST, self.port), timeout=self.timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock = sock
-        return sock
-
-    def close(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
-
-    def roundtrip(self) -> int:
-        """Send the request, read the whole answer; its status."""
-        sock = self.sock or self._connect()
-        sock.sendall(self.request)
-        buf = b""
-        while True:
-            head_end = buf.find(b"\r\n\r\n")
-            if head_end >= 0:
-                break
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("connection closed before the answer's headers")
-            buf += chunk
-        head = buf[:head_end].decode("latin-1")
-        lines = head.split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        length = None
-        close = lines[0].startswith("HTTP/1.0")
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            name = name.strip().lower()
-            if name == "content-length":
-                length = int(value)
-            elif name == "connection":
-                close = value.strip().lower() == "close"
-            elif name == "transfer-encoding":
-                raise ConnectionError("chunked answers are not supported by this client")
-        have = len(buf) - head_end - 4
-        if length is None:
-            while sock.recv(65536):  # read to close
-                pass
-            close = True
-        else:
-            while have < length:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    raise ConnectionError("connection closed inside the answer's body")
-                have += len(chunk)
-        if close:
-            self.close()
-        return status
+# --- load generation: wrk ---------------------------------------------------------------------
+WRK = shutil.which("wrk")
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
 
 
-def encode_request(method: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}", f"Content-Length: {len(body)}",
-             *(f"{k}: {v}" for k, v in headers.items())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not m:
+        raise ValueError(f"wrk latency {text!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def run_load(port: int, method: str, path: str, body: bytes, headers: dict[str, str], *,
-             concurrency: int, duration: float, max_requests: int, warmup: float = 0.3,
-             expect_status: int = 202, server_pid: int | None = None) -> LoadResult:
-    """``concurrency`` threads, each on its own keep-alive connection, send the same request in a
-    closed loop for ``warmup`` seconds (not counted) then ``duration`` seconds or until
-    ``max_requests`` have been sent in all. Each request's latency is measured on its own."""
-    result = LoadResult(concurrency)
-    lock = threading.Lock()
-    budget = [max_requests]
-    start_gate = threading.Barrier(concurrency + 1)
-    phase = {"measure_from": 0.0, "stop_at": 0.0}
-    request = encode_request(method, path, body, headers)
-    ends: list[float] = []
+def wrk_script(tmp: Path, method: str, path: str, body: bytes, headers: dict[str, str]) -> Path:
+    """A wrk Lua script that sends the same request (body read from a file) every time."""
+    body_file = tmp / "body.bin"
+    body_file.write_bytes(body)
+    q = json.dumps  # a JSON string of ASCII text is a Lua string literal
+    lines = [f"local f = assert(io.open({q(str(body_file))}, 'rb'))", "wrk.body = f:read('*a')",
+             "f:close()", f"wrk.method = {q(method)}", f"wrk.path = {q(path)}"]
+    lines += [f"wrk.headers[{q(k)}] = {q(v)}" for k, v in headers.items()]
+    script = tmp / "request.lua"
+    script.write_text("\n".join(lines) + "\n")
+    return script
 
-    def take() -> bool:
-        with lock:
-            if budget[0] <= 0:
-                return False
-            budget[0] -= 1
-            return True
 
-    def worker() -> None:
-        conn = RawConnection(port, request)
-        lats: list[float] = []
-        statuses: dict[int, int] = {}
-        errors = 0
-        sent = 0
-        last = 0.0
-        start_gate.wait()
-        perf = time.perf_counter
-        while True:
-            t0 = perf()
-            if t0 >= phase["stop_at"]:
-                break
-            counted = t0 >= phase["measure_from"]
-            if counted and not take():
-                break
-            try:
-                status = conn.roundtrip()
-            except (OSError, ValueError, IndexError):
-                conn.close()
-                if counted:
-                    errors += 1
-                continue
-            t1 = perf()
-            sent += 1
-            if counted:
-                last = t1
-                statuses[status] = statuses.get(status, 0) + 1
-                if status == expect_status:
-                    lats.append(t1 - t0)
-                else:
-                    errors += 1
-        conn.close()
-        with lock:
-            result.latencies.extend(lats)
-            result.errors += errors
-            result.sent += sent
-            ends.append(last)
-            for k, v in statuses.items():
-                result.statuses[k] = result.statuses.get(k, 0) + v
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
-    for t in threads:
-        t.start()
+def run_wrk(port: int, script: Path, *, connections: int = 8, threads: int = 2,
+            seconds: int = 3, server_pid: int | None = None) -> WrkResult:
+    """One wrk run (keep-alive, ``connections`` over ``threads``) with ``--latency``."""
+    if WRK is None:
+        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
     cpu0 = process_cpu(server_pid)
-    client0 = time.process_time()
-    now = time.perf_counter()
-    phase["measure_from"] = now + warmup
-    phase["stop_at"] = now + warmup + duration
-    start_gate.wait()
-    for t in threads:
-        t.join(timeout=warmup + duration + 30)
-    # the measured window: from its start to the last counted answer
-    measured_end = max(ends, default=0.0)
-    result.elapsed = max(1e-9, measured_end - phase["measure_from"])
-    result.server_cpu = process_cpu(server_pid) - cpu0
-    result.client_cpu = time.process_time() - client0
-    return result
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run([WRK, f"-t{threads}", f"-c{connections}", f"-d{seconds}s",
+                          "--timeout", "5s", "--latency", "-s", str(script),
+                          f"http://{HOST}:{port}"], capture_output=True, text=True,
+                         timeout=seconds + 30, check=True).stdout
+    children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    res = WrkResult(connections)
+    res.server_cpu = process_cpu(server_pid) - cpu0
+    res.client_cpu = (children1.ru_utime + children1.ru_stime
+                      - children0.ru_utime - children0.ru_stime)
+    m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
+    if not m:
+        raise RuntimeError(f"cannot read wrk's output:\n{out}")
+    res.requests = int(m.group(1))
+    res.seconds = _ms(m.group(2) + m.group(3)) / 1000
+    res.p50s = [_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))]  # type: ignore
+    res.p99s = [_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))]  # type: ignore
+    if m := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        res.errors += int(m.group(1))
+    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                      out):
+        res.errors += sum(int(x) for x in m.groups())
+    res.loads = [os.getloadavg()[0]]
+    return res
 
 
 def process_cpu(pid: int | None) -> float:

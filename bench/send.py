@@ -1,19 +1,19 @@
 """Benchmark: the full OpenMarket send path against a static 202 stub, in the same run.
 
-    .venv/bin/python bench/send.py [--concurrency 1,8,32] [--duration 3] [--rounds 2]
-                                   [--servers default,close] [--config FILE]
+    .venv/bin/python bench/send.py [--connections 8] [--threads 2] [--duration 3]
+                                   [--rounds 4] [--servers default] [--config FILE]
                                    [--serve-runs 5]
 
 The full path is ``POST /mms/v2/send`` with a 1 KB multipart body (auth, guards, MIME parse,
-JSON Schema validation, store) on fakemms; the baseline is pytest-httpserver answering the same
-request with a fixed 202 JSON body (threaded, as its werkzeug server serves it). Each server
-runs in its own subprocess on 127.0.0.1 (port 0); the load comes from this process, one thread
-per client, each on its own connection (kept alive where the server allows), every request
-timed on its own. Runs alternate stub/fakemms (ABBA over rounds) so drift hits both alike.
-Also times ``fakemms serve`` from spawn to its first healthy answer.
+JSON Schema validation, store, report scheduled) on fakemms; the baseline is pytest-httpserver
+answering the same request with a fixed 202 JSON body (threaded, as its werkzeug server serves
+it). Each server runs in its own subprocess on 127.0.0.1 (port 0); the load comes from wrk
+(``-t2 -c8``, keep-alive where the server allows, a Lua script posting the same body). Runs
+alternate stub/fakemms (ABBA over rounds) so drift hits both alike; the load average is
+printed with each figure. Also times ``fakemms serve`` from spawn to its first healthy answer.
 
-Bounded: every run stops after ``--duration`` seconds or ``--max-requests`` requests. Prints
-figures and ratios; asserts nothing (it is a measurement, not a test).
+Bounded: every wrk run lasts ``--duration`` seconds. Prints figures and ratios; asserts nothing
+(it is a measurement, not a test).
 """
 
 from __future__ import annotations
@@ -24,18 +24,21 @@ import http.client
 import json
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
     HOST,
-    LoadResult,
+    WrkResult,
     machine,
-    run_load,
+    run_wrk,
     start_fakemms,
     start_stub,
+    start_trivial,
     time_serve_to_healthy,
+    wrk_script,
 )
 
 BOUNDARY = "mimeboundary"
@@ -86,77 +89,85 @@ def check_once(port: int, body: bytes) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--concurrency", default="1,8,32", help="comma-separated client counts")
-    ap.add_argument("--duration", type=float, default=3.0, help="seconds per measured run")
-    ap.add_argument("--warmup", type=float, default=0.3, help="seconds before each run counts")
-    ap.add_argument("--max-requests", type=int, default=50_000, help="cap per measured run")
-    ap.add_argument("--rounds", type=int, default=2, help="alternating rounds per concurrency")
-    ap.add_argument("--servers", default="default,close",
+    ap.add_argument("--connections", default="8", help="comma-separated wrk connection counts")
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads (-t)")
+    ap.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
+    ap.add_argument("--rounds", type=int, default=4, help="ABBA rounds per connection count")
+    ap.add_argument("--servers", default="default",
                     help="HTTP servers to serve fakemms with, comma-separated: default "
                          "(fakemms.server.ServerThread as `fakemms serve` runs it), close "
-                         "(the same, keep_alive=False), werkzeug, waitress[:THREADS], "
-                         "cheroot[:THREADS], gunicorn[:THREADS] (those three if installed)")
+                         "(the same, keep_alive=False), werkzeug, waitress[:THREADS] (bare), "
+                         "cheroot[:THREADS], gunicorn[:THREADS] (those two if installed), "
+                         "trivial-NAME (a bare 202 app on server NAME)")
     ap.add_argument("--config", help="fakemms configuration file (default: embedded defaults)")
     ap.add_argument("--serve-runs", type=int, default=5,
                     help="times to start `fakemms serve` for the start-up figure (0: skip)")
     args = ap.parse_args(argv)
 
-    levels = [int(c) for c in args.concurrency.split(",") if c]
+    levels = [int(c) for c in args.connections.split(",") if c]
     names = [s for s in args.servers.split(",") if s]
     body = send_body()
     m = machine()
     print(f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}; {m['date']}; "
           f"load average {m['load']}")
-    print(f"body {len(body)} bytes; {args.rounds} round(s) x {args.duration:g} s per cell "
-          f"(+{args.warmup:g} s warm-up), at most {args.max_requests} requests per run; "
-          f"fakemms config: {args.config or 'embedded defaults'}")
+    print(f"body {len(body)} bytes; wrk -t{args.threads}, {args.rounds} ABBA round(s) x "
+          f"{args.duration} s per cell (after a 1 s warm-up per target); fakemms config: "
+          f"{args.config or 'embedded defaults'}")
 
     targets = {"stub": start_stub()}
     try:
         for name in names:
             try:
-                targets[f"fakemms[{name}]"] = proc = start_fakemms(name, args.config)
+                if name.startswith("trivial-"):
+                    targets[name] = start_trivial(name.split("-", 1)[1])
+                else:
+                    targets[f"fakemms[{name}]"] = proc = start_fakemms(name, args.config)
+                    check_once(proc.port, body)
             except RuntimeError as exc:
                 print(f"skipped {name}: {str(exc).strip().splitlines()[-1]}")
-                continue
-            check_once(proc.port, body)
-        results: dict[tuple[str, int], LoadResult] = {}
+        results: dict[tuple[str, int], WrkResult] = {}
         order = list(targets)
-        for c in levels:
-            for r in range(args.rounds):
-                for name in (order if r % 2 == 0 else order[::-1]):
-                    res = run_load(targets[name].port, "POST", "/mms/v2/send", body, HEADERS,
-                                   concurrency=c, duration=args.duration,
-                                   max_requests=args.max_requests, warmup=args.warmup,
-                                   server_pid=targets[name].proc.pid)
-                    results.setdefault((name, c), LoadResult(c)).merge(res)
+        with tempfile.TemporaryDirectory() as tmp:
+            script = wrk_script(Path(tmp), "POST", "/mms/v2/send", body, HEADERS)
+            for name in order:  # warm-up, not counted
+                run_wrk(targets[name].port, script, connections=8, threads=args.threads,
+                        seconds=1)
+            for c in levels:
+                for r in range(args.rounds):
+                    for name in (order if r % 2 == 0 else order[::-1]):
+                        res = run_wrk(targets[name].port, script, connections=c,
+                                      threads=min(args.threads, c), seconds=args.duration,
+                                      server_pid=targets[name].proc.pid)
+                        results.setdefault((name, c), WrkResult(c)).merge(res)
     finally:
         for proc in targets.values():
             proc.stop()
 
     print()
-    print(f"| {'target':<22} | {'conc':>4} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | "
-          f"{'errors':>6} | {'x stub':>6} | {'server CPU us/req':>17} | "
-          f"{'client CPU us/req':>17} |")
-    print(f"|{'-' * 24}|{'-' * 6}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 8}|{'-' * 8}|"
-          f"{'-' * 19}|{'-' * 19}|")
+    print(f"| {'target':<22} | {'conn':>4} | {'req/s':>7} | {'x stub':>6} | {'p50 ms':>6} | "
+          f"{'p99 ms':>6} | {'p99 max':>7} | {'errors':>6} | {'server CPU us':>13} | "
+          f"{'wrk CPU us':>10} | {'load':>9} |")
+    print(f"|{'-' * 24}|{'-' * 6}|{'-' * 9}|{'-' * 8}|{'-' * 8}|{'-' * 8}|{'-' * 9}|"
+          f"{'-' * 8}|{'-' * 15}|{'-' * 12}|{'-' * 11}|")
     for c in levels:
         base = results[("stub", c)].rps
         for name in order:
             res = results[(name, c)]
             ratio = res.rps / base if base else float("nan")
-            print(f"| {name:<22} | {c:>4} | {res.rps:>8.0f} | {res.p(50):>7.2f} | "
-                  f"{res.p(99):>7.2f} | {res.errors:>6} | {ratio:>5.2f}x | "
-                  f"{res.cpu_us_per_request:>17.0f} | {res.client_cpu_us_per_request:>17.0f} |")
+            load = f"{min(res.loads):.1f}-{max(res.loads):.1f}"
+            print(f"| {name:<22} | {c:>4} | {res.rps:>7.0f} | {ratio:>5.2f}x | {res.p50:>6.2f} | "
+                  f"{res.p99:>6.2f} | {res.p99_max:>7.2f} | {res.errors:>6} | "
+                  f"{res.cpu_us_per_request:>13.0f} | {res.client_cpu_us_per_request:>10.0f} | "
+                  f"{load:>9} |")
     if 8 in levels:
         print()
         base = results[("stub", 8)].rps
         for name in order[1:]:
             res = results[(name, 8)]
             ratio = res.rps / base if base else float("nan")
-            met = ratio >= 1.0 and res.p(99) < 20.0
-            print(f"goal at concurrency 8 (>= 1.00x the stub, p99 < 20 ms): {name}: "
-                  f"{ratio:.2f}x, p99 {res.p(99):.1f} ms: {'met' if met else 'not met'}")
+            met = ratio >= 1.0 and res.p99 < 20.0
+            print(f"goal at 8 connections (>= 1.00x the stub, p99 < 20 ms): {name}: "
+                  f"{ratio:.2f}x, p99 {res.p99:.1f} ms: {'met' if met else 'not met'}")
 
     if args.serve_runs > 0:
         runs = time_serve_to_healthy(args.serve_runs)

@@ -39,7 +39,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config = load_config(args.config, overrides=overrides, overrides_origin={
             "host": "--host", "port": "--port", "scenarios": "--scenario"})
         app = create_app(config)
-        server = ServerThread(app, config["host"], config["port"], quiet=args.quiet)
+        server = ServerThread(app, config["host"], config["port"], quiet=args.quiet,
+                              **config["http"])
         server.start()
     except ConfigError as exc:
         print("fakemms: invalid configuration", file=sys.stderr)

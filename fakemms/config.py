@@ -146,6 +146,18 @@ SCHEMA: dict[str, Any] = {
                 "default_ttl": {"type": "number", "minimum": 0},
             },
         },
+        "http": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "threads": {"type": "integer", "minimum": 1},
+                "connection_limit": {"type": "integer", "minimum": 1},
+                "idle_timeout": {"type": "number", "exclusiveMinimum": 0},
+                "request_timeout": {"type": "number", "exclusiveMinimum": 0},
+                "max_body": {"type": "integer", "minimum": 1},
+                "backlog": {"type": "integer", "minimum": 1},
+            },
+        },
         "legacy": {
             "type": "object",
             "additionalProperties": False,
@@ -157,6 +169,17 @@ SCHEMA: dict[str, Any] = {
             },
         },
     },
+}
+
+# The HTTP server's settings (fakemms.server.ServerThread keywords), the config's ``http:``.
+HTTP_DEFAULTS: dict[str, Any] = {
+    "threads": 8,  # worker threads running the app (plus one per open event stream)
+    "connection_limit": 1000,  # open connections; more wait in the listen backlog
+    "idle_timeout": 15.0,  # s without a byte in or out: idle keep-alive, stalled head or body
+    "request_timeout": 30.0,  # s for a request's head and Content-Length body to arrive
+    "max_body": 64 * 1024 * 1024,  # larger bodies: 413 from the server (the app's own 413,
+    # in the provider's format, applies from 50 MiB)
+    "backlog": 1024,  # listen backlog
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -198,6 +221,7 @@ DEFAULTS: dict[str, Any] = {
     # legacy-mms-gateway-receive.txt: retrievable until expiry, "no less than 24 hours";
     # answers are due "sub 10 seconds"
     "legacy": {"expiry_seconds": 86400, "timeout_seconds": 10, "max_zip_bytes": 16 * 1024 * 1024},
+    "http": HTTP_DEFAULTS,
 }
 
 def _flag(value: str) -> bool:

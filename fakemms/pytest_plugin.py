@@ -144,7 +144,9 @@ def fakemms_server(fakemms_url: str | None,
         from fakemms.server import ServerThread
 
         config = {k: v for k, v in dict(fakemms_config).items() if k not in ("host", "port")}
-        thread = ServerThread(create_app(config), "127.0.0.1", 0).start()
+        app = create_app(config)
+        thread = ServerThread(app, "127.0.0.1", 0, **app.extensions["fakemms"].config["http"])
+        thread.start()
         server = FakeMmsServer(thread.url, Client(thread.url), thread=thread)
     try:
         yield server

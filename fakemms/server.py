@@ -1,167 +1,150 @@
-"""The fake's HTTP/1.1 server: a small threaded WSGI server that starts on any port (0 = a free
-one) and says when it is ready. Standard library only.
+"""The fake's HTTP server: waitress, embedded in process, behind a small wrapper that starts on
+any port (0 = a free one), says when it is listening, and stops gracefully.
 
-One thread per open connection (threads are reused for later connections): the thread that
-reads a request also runs the app and writes the answer, so a request costs no hand-off between
-threads. That, and parsing little, is what makes it cheaper per request than werkzeug's
-development server, waitress, cheroot or gunicorn on the send path (bench/send.py,
-docs/benchmarks.md). It speaks: persistent connections when ``keep_alive`` (HTTP/1.1, and
-HTTP/1.0 ``Connection: keep-alive``) with pipelining, ``Content-Length`` and chunked request
-bodies, ``Expect: 100-continue``, streamed answers (chunked when the app gives no length: the
-event stream), HEAD, 4xx/5xx for malformed requests, and a lingering close when a request body
-was left unread (a 413 reaches the client instead of a reset).
-
-The app's ``close()`` (Flask's ``call_on_close``, which the fake takes as "answered") runs once
-the client has shown it has the answer: its next request or its close, 20 ms at most.
+waitress does the HTTP/1.1 (docs/benchmarks.md has the comparison that chose it): a strict
+parser, requests read asynchronously by one I/O thread (so idle and slow clients hold no worker
+thread), large bodies spooled to disk, a fixed pool of worker threads. The wrapper adds:
+- framing guards waitress leaves open: Content-Length together with chunked, Transfer-Encoding
+  on HTTP/1.0 and folded header lines are refused with 400 and the connection closed;
+- a deadline for a whole request to arrive (``request_timeout``), beside waitress's inactivity
+  timeout (``idle_timeout``);
+- answers sent from the worker thread as soon as they are written, and the app's ``close()``
+  (Flask's ``call_on_close``, which the fake takes as "answered": reports wait for it) only
+  once the whole answer is in the socket: a delivery report never overtakes its 202;
+- ``Expect: 100-continue`` with a Content-Length: the app runs on the headers and the 100 is
+  sent when it first reads the body, so a request refused unread (401, 413) gets no 100;
+- one more worker thread for each open event stream (``text/event-stream``), so streams never
+  take the threads that answer sends;
+- an access log unless ``quiet``; ``keep_alive=False`` answers every request with a close.
 """
 
 from __future__ import annotations
 
-import errno
-import heapq
 import io
-import itertools
-import queue
 import select
-import selectors
 import socket
 import sys
 import threading
 import time
-import traceback
-from collections.abc import Callable, Iterable
-from email.utils import formatdate
 from typing import Any
-from urllib.parse import unquote_to_bytes, urlsplit
 
-MAX_HEAD = 64 * 1024  # request line and headers
-EAGER_BODY = 1024 * 1024  # a body up to this size is read before the app runs
-MAX_CHUNKED_BODY = 256 * 1024 * 1024  # a chunked body is decoded before the app runs
-DRAIN_LIMIT = 1024 * 1024  # an unread rest up to this size is read to keep the connection
-LINGER_SECONDS = 2.0  # how long a lingering close reads what the client still sends
-ANSWERED_GRACE_MS = 20  # at most this long before the app's close() after an answer
-ANSWERED_SETTLE_SECONDS = 0.01  # and this long after the client closed its connection
-WORKER_IDLE_SECONDS = 10.0  # a connection thread with nothing to do for this long ends
+from waitress import wasyncore
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser, ParsingError
+from waitress.server import TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher, WSGITask
+from waitress.utilities import Error
 
-_REASONS = {400: "Bad Request", 413: "Content Too Large", 431: "Request Header Fields Too Large",
-            500: "Internal Server Error", 501: "Not Implemented",
-            505: "HTTP Version Not Supported"}
+from fakemms.config import HTTP_DEFAULTS as DEFAULTS
 
-
-class _HttpError(Exception):
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
+EAGER_BODY = 1024 * 1024  # larger Content-Length bodies are read as the app asks
+LINGER_SECONDS = 2.0  # a closing connection reads (and drops) what still arrives this long
+MAX_HEAD = 64 * 1024  # request line and headers; more is answered 431
+_ANSWERED = "fakemms.answered"  # environ key: the app's close(), run once the answer is out
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-class _Closed(ConnectionError):
-    """The client went away (or never sent a whole request)."""
+class _Quiet:
+    """A logger stand-in: waitress warns on every queued task under load."""
+
+    def warning(self, *args: Any, **kw: Any) -> None:
+        pass
 
 
-class _Reader:
-    """Buffered reads from one socket."""
+class _Dispatcher(ThreadedTaskDispatcher):
+    """waitress's worker pool, with its threads kept so ``stop()`` can join them, and one
+    extra thread while each event stream is open."""
 
-    __slots__ = ("sock", "buf")
+    queue_logger = _Quiet()
 
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buf = b""
+    def __init__(self, threads: int) -> None:
+        super().__init__()
+        self.base = threads
+        self.streams = 0
+        self.stream_lock = threading.Lock()
+        self.thread_objects: list[threading.Thread] = []
 
-    def head(self) -> bytes | None:
-        """The bytes up to the blank line that ends the headers; None on a clean close."""
-        buf = self.buf
-        while True:
-            if buf[:1] in (b"\r", b"\n"):  # empty lines before a request line are ignored
-                buf = buf.lstrip(b"\r\n")
-            end = buf.find(b"\r\n\r\n")
-            size = 4
-            if end < 0:
-                end = buf.find(b"\n\n")
-                size = 2
-            if end > MAX_HEAD or (end < 0 and len(buf) > MAX_HEAD):
-                self.buf = b""
-                raise _HttpError(431, "request headers too large")
-            if end >= 0:
-                self.buf = buf[end + size:]
-                return buf[:end]
-            data = self.sock.recv(65536)
-            if not data:
-                self.buf = b""
-                if buf.strip():
-                    raise _Closed()
-                return None
-            buf += data
+    def start_new_thread(self, target: Any, thread_no: int) -> None:
+        t = threading.Thread(target=target, name=f"fakemms-http-{thread_no}",
+                             args=(thread_no,), daemon=True)
+        self.thread_objects = [x for x in self.thread_objects if x.is_alive()] + [t]
+        t.start()
 
-    def exactly(self, n: int) -> bytes:
-        buf = self.buf
-        if len(buf) >= n:
-            self.buf = buf[n:]
-            return buf[:n]
-        pieces = [buf]
-        have = len(buf)
-        self.buf = b""
-        while have < n:
-            data = self.sock.recv(min(n - have, 1024 * 1024))
-            if not data:
-                raise _Closed()
-            pieces.append(data)
-            have += len(data)
-        return b"".join(pieces)
-
-    def line(self, limit: int = MAX_HEAD) -> bytes:
-        while True:
-            end = self.buf.find(b"\n")
-            if end >= 0:
-                line, self.buf = self.buf[:end + 1], self.buf[end + 1:]
-                return line
-            if len(self.buf) > limit:
-                raise _HttpError(400, "line too long in a chunked body")
-            data = self.sock.recv(65536)
-            if not data:
-                raise _Closed()
-            self.buf += data
-
-    def into(self, b: Any, limit: int) -> int:
-        """Up to ``limit`` bytes into ``b``: what is buffered first, else one recv."""
-        view = memoryview(b).cast("B")
-        n = min(len(view), limit)
-        if self.buf:
-            n = min(n, len(self.buf))
-            view[:n] = self.buf[:n]
-            self.buf = self.buf[n:]
-            return n
-        return self.sock.recv_into(view, n)
+    def streaming(self, delta: int) -> None:
+        with self.stream_lock:
+            self.streams += delta
+            if self.base:  # 0 once stopping
+                self.set_thread_count(self.base + self.streams)
 
 
-class _SocketBody(io.RawIOBase):
-    """``wsgi.input`` for a large body or one behind ``Expect: 100-continue``: read from the
-    socket only when the app asks (so a 413 or 401 need not wait for the body)."""
+class _VersionNotSupported(Error):
+    code = 505
+    reason = "HTTP Version Not Supported"
 
-    def __init__(self, reader: _Reader, length: int, send_continue: Callable[[], None] | None):
-        self.reader = reader
-        self.remaining = length
-        self.send_continue = send_continue
+
+class _Request(HTTPRequestParser):
+    """waitress's parser, stricter where its framing is lenient, and with a deferred body
+    behind ``Expect: 100-continue``."""
+
+    deferred = 0  # body length the app reads from the socket (after a 100 Continue)
+    wants_continue = False
+    prefix = b""  # of that body, what arrived with the head
+
+    def __init__(self, adj: Adjustments) -> None:
+        super().__init__(adj)
+        self.started = time.monotonic()
+
+    def parse_header(self, header_plus: bytes) -> None:
+        if b"\n " in header_plus or b"\n\t" in header_plus:
+            raise ParsingError("obsolete line folding in the headers")  # RFC 9112, 5.2
+        super().parse_header(header_plus)
+        headers = self.headers
+        if self.chunked and "CONTENT_LENGTH" in headers:
+            # RFC 9112, 6.1: a request framed both ways is a smuggling attempt
+            raise ParsingError("both Transfer-Encoding and Content-Length")
+        if self.version == "1.0" and "TRANSFER_ENCODING" in headers:
+            raise ParsingError("Transfer-Encoding in an HTTP/1.0 request")  # RFC 9112, 6.1
+        if ((self.expect_continue or self.content_length > EAGER_BODY) and not self.chunked
+                and 0 < self.content_length < self.adj.max_request_body_size):
+            self.wants_continue = self.expect_continue
+            self.expect_continue = False  # the app's first read sends the 100
+            self.deferred = self.content_length
+            self.body_rcv = None
+
+    def received(self, data: bytes) -> int:
+        n = super().received(data)
+        if self.error is not None:
+            self.headers.pop("CONNECTION", None)  # an error answer always closes
+        if self.headers_finished and self.error is None and self.version not in ("1.0", "1.1"):
+            self.error = _VersionNotSupported(f"HTTP/{self.version or '0.9'}")
+            self.completed = True
+            return len(data)
+        if self.deferred and self.completed and not self.prefix and n < len(data):
+            self.prefix = data[n:n + self.deferred]  # sent without waiting for the 100
+            n += len(self.prefix)
+        return n
+
+
+class _ContinueBody(io.RawIOBase):
+    """``wsgi.input`` of a large body or one behind ``Expect: 100-continue``: sends the 100
+    on the first read, then reads the body from the socket in the worker thread (the I/O
+    thread does not read a connection while one of its requests is being served). So the app
+    can refuse it (401, the provider's 413) before it is sent or read."""
+
+    def __init__(self, task: _Task, request: _Request) -> None:
+        self.task = task
+        self.pending = request.prefix
+        self.remaining = request.deferred - len(self.pending)
+        self.continued = not request.wants_continue
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b: Any) -> int:
-        if self.remaining <= 0:
-            return 0
-        if self.send_continue is not None:
-            self.send_continue()
-            self.send_continue = None
-        n = self.reader.into(b, self.remaining)
-        if n <= 0:
-            raise _Closed()
-        self.remaining -= n
-        return n
-
     def read(self, size: int | None = -1) -> bytes:
         """Like a buffered file: ``size`` bytes unless the body ends first."""
-        if size is None or size < 0 or size > self.remaining:
-            size = self.remaining
+        left = self.remaining + len(self.pending)
+        size = left if size is None or size < 0 or size > left else size
         buf = bytearray(size)
         view = memoryview(buf)
         got = 0
@@ -172,179 +155,252 @@ class _SocketBody(io.RawIOBase):
     def readall(self) -> bytes:
         return self.read()
 
-
-def _peer_closed(conn: socket.socket) -> bool:
-    try:
-        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except OSError:  # nothing to read after all, or the connection is gone
-        return False
-
-
-def _call(fn: Callable[[], None] | None) -> None:
-    if fn is not None:
-        try:
-            fn()
-        except Exception:
-            traceback.print_exc()
-
-
-class _Answered:
-    """One answer's close(), to run once: by its connection's thread or by the closer."""
-
-    __slots__ = ("fns", "done")
-
-    def __init__(self, fn: Callable[[], None]) -> None:
-        self.fns = [fn]  # list.pop() claims it atomically
-        self.done: threading.Event | None = None  # set by the closer when it ran it
-
-
-class _Closer:
-    """Runs an answer's close() ANSWERED_GRACE_MS after the answer unless its connection's
-    thread claimed it first (the client came back with its next request, or closed): the
-    connection's thread then waits for the next request in one blocking recv."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._heap: list = []
-        self._seq = itertools.count()
-        self._thread: threading.Thread | None = None
-        self._stopped = False
-
-    def add(self, fn: Callable[[], None]) -> _Answered:
-        item = _Answered(fn)
-        due = time.monotonic() + ANSWERED_GRACE_MS / 1000
-        with self._cond:
-            if self._stopped:  # the server stopped: run it now, start no thread
-                item.fns.pop()
-                _call(fn)
-                return item
-            heapq.heappush(self._heap, (due, next(self._seq), item))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="fakemms-http-answered",
-                                                daemon=True)
-                self._thread.start()
-            elif len(self._heap) == 1:
-                self._cond.notify()
-        return item
-
-    @staticmethod
-    def claim(item: _Answered, settle: bool = False) -> None:
-        try:
-            fn = item.fns.pop()
-        except IndexError:  # the closer has it: let it finish first (close N before N+1)
-            if item.done is not None:
-                item.done.wait(5)
-            return
-        if settle:
-            time.sleep(ANSWERED_SETTLE_SECONDS)
-        _call(fn)
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopped = True
-            self._cond.notify()
-
-    def _run(self) -> None:
-        heap = self._heap
+    def readinto(self, b: Any) -> int:
+        view = memoryview(b).cast("B")
+        if self.pending:
+            n = min(len(view), len(self.pending))
+            view[:n] = self.pending[:n]
+            self.pending = self.pending[n:]
+            return n
+        if self.remaining <= 0 or not len(view):
+            return 0
+        channel = self.task.channel
+        if not self.continued:
+            self.continued = True
+            channel.write_soon(_CONTINUE)
+            self.task.flush()
+        deadline = time.monotonic() + channel.adj.channel_timeout
         while True:
-            with self._cond:
-                while True:
-                    if self._stopped:
-                        return
-                    while heap and not heap[0][2].fns:
-                        heapq.heappop(heap)  # claimed by its connection
-                    if not heap:
-                        self._cond.wait()
-                        continue
-                    delay = heap[0][0] - time.monotonic()
-                    if delay <= 0:
-                        item = heapq.heappop(heap)[2]
-                        break
-                    self._cond.wait(delay)
-            item.done = threading.Event()
             try:
-                fn = item.fns.pop()
-            except IndexError:
+                n = channel.socket.recv_into(view, min(len(view), self.remaining))
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([channel.socket], [], [], left)[0]:
+                    raise TimeoutError("request body stalled") from None
                 continue
-            _call(fn)
-            item.done.set()
+            if n == 0:
+                raise ConnectionError("client closed before the body ended")
+            self.remaining -= n
+            return n
 
 
-_date_cache: list = [0, ""]
+class _Task(WSGITask):
+    """One request: the app's answer is sent from this thread as it is written; the app's
+    close() runs once all of it is in the socket."""
+
+    stream = False
+
+    def get_environment(self) -> dict:
+        environ = super().get_environment()
+        request = self.request
+        if request.deferred:
+            environ["wsgi.input"] = _ContinueBody(self, request)
+        return environ
+
+    def build_response_header(self) -> bytes:
+        body = self.environ.get("wsgi.input") if self.environ else None
+        if isinstance(body, _ContinueBody) and (body.remaining or body.pending):
+            self.set_close_on_finish()  # the rest of an unread body would be read as a request
+        elif not self.channel.adj.keep_alive:
+            self.set_close_on_finish()
+        return super().build_response_header()
+
+    def write(self, data: bytes) -> None:
+        if not self.wrote_header and not self.stream:
+            for name, value in self.response_headers:
+                if name.lower() == "content-type" and value.startswith("text/event-stream"):
+                    self.stream = self.channel.streaming = True
+                    self.channel.server.task_dispatcher.streaming(+1)
+        super().write(data)
+        self.flush()
+
+    def flush(self) -> bool:
+        """Send what is buffered; whether all of it went."""
+        channel = self.channel
+        if channel.total_outbufs_len:
+            with channel.outbuf_lock:
+                channel._flush_exception(channel._flush_some, do_close=False)
+        return not channel.total_outbufs_len
+
+    def service(self) -> None:
+        try:
+            super().service()
+            channel = self.channel
+            deadline = time.monotonic() + channel.adj.channel_timeout
+            while not self.flush() and channel.connected and time.monotonic() < deadline:
+                select.select([], [channel.socket], [], 0.05)
+        finally:
+            environ = self.environ or {}
+            answered = environ.pop(_ANSWERED, None)
+            if answered is not None:
+                try:
+                    answered()
+                except Exception:
+                    self.logger.exception("Exception closing the answer to %s", self.request.path)
+            if self.stream:
+                self.channel.streaming = False
+                self.channel.server.task_dispatcher.streaming(-1)
+            if not self.channel.server.quiet:
+                self._log(environ)
+
+    def _log(self, environ: dict) -> None:
+        line = (f'{environ.get("REMOTE_ADDR", "-")} - - [{time.strftime("%d/%b/%Y %H:%M:%S")}] '
+                f'"{environ.get("REQUEST_METHOD")} {environ.get("REQUEST_URI")} '
+                f'{environ.get("SERVER_PROTOCOL")}" {self.status.split(" ", 1)[0]} '
+                f'{self.content_bytes_written or "-"}\n')
+        try:
+            sys.stderr.write(line)
+        except (OSError, ValueError):
+            pass
 
 
-def _date() -> str:
-    """The Date header's value, formatted once a second."""
-    now = int(time.time())
-    cache = _date_cache
-    if cache[0] != now:
-        cache[1] = formatdate(now, usegmt=True)
-        cache[0] = now
-    return cache[1]
+class _Channel(HTTPChannel):
+    """One connection. Its close lingers: stop sending, read and drop what the client still
+    sends for LINGER_SECONDS, so an answer that refused a request (400, 413, 431) reaches a
+    client still sending instead of a reset (RFC 9112, 9.6)."""
+
+    parser_class = _Request
+    task_class = _Task
+    streaming = False  # serving an event stream (stop() does not wait for it to end)
+    lingering = 0.0  # monotonic deadline of the lingering close, once started
+
+    def handle_close(self) -> None:
+        if self.lingering or not self.connected or self.server.stopping:
+            return super().handle_close()
+        try:
+            self.socket.shutdown(socket.SHUT_WR)
+        except OSError:
+            return super().handle_close()
+        self.lingering = time.monotonic() + LINGER_SECONDS
+        with self.outbuf_lock:  # as waitress's close does, so tasks see a gone client
+            for outbuf in self.outbufs:
+                outbuf.close()
+            self.total_outbufs_len = 0
+            self.connected = False
+            self.outbuf_lock.notify()
+
+    def readable(self) -> bool:
+        return True if self.lingering else super().readable()
+
+    def writable(self) -> bool:
+        return False if self.lingering else super().writable()
+
+    def handle_read(self) -> None:
+        if not self.lingering:
+            return super().handle_read()
+        try:
+            self.recv(65536)  # dropped; on EOF or an error recv() calls handle_close()
+        except OSError:
+            super().handle_close()
+
+
+class _Server(TcpWSGIServer):
+    channel_class = _Channel
+    quiet = True
+    stopping = False
+
+    def maintenance(self, now: float) -> None:
+        super().maintenance(now)
+        mono = time.monotonic()
+        cutoff = mono - self.adj.request_timeout  # type: ignore[attr-defined]
+        for channel in list(self.active_channels.values()):
+            if channel.lingering:
+                if channel.lingering < mono:
+                    HTTPChannel.handle_close(channel)
+                continue
+            request = channel.request  # the request still arriving, if any
+            if request is not None and request.started < cutoff and not request.completed:
+                channel.will_close = True
+
+
+class _NoClose:
+    """The app's answer, with its close() left to the task (run once the answer is out)."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+    def __iter__(self) -> Any:
+        return iter(self.result)
 
 
 class ServerThread:
-    """Serve a WSGI app in a daemon thread; ``start()`` returns once the socket listens.
+    """Serve a WSGI app with waitress in a thread; ``start()`` returns once the socket listens.
 
-    ``keep_alive``: serve more than one request per connection (HTTP/1.1 persistence), the
-    default. Off, every answer says ``Connection: close``, as werkzeug's development server (the
-    fake's server before) always did; docs/benchmarks.md shows what keep-alive is worth. With it
-    on, a test that leaves an ``http.client`` connection (or a ``requests.Session``) open holds a
-    socket until it is collected: close it, or pytest's ResourceWarning filter may complain.
+    Settings (keywords; defaults and the config file's ``http:`` section in fakemms.config):
+    ``threads`` worker threads run the app (one more per open event stream);
+    ``connection_limit`` open connections at most, more wait in the listen backlog;
+    ``idle_timeout`` seconds without traffic close a connection (idle keep-alive, stalled head
+    or body); ``request_timeout`` seconds for a request to arrive in full; ``max_body`` bytes
+    of request body, more are answered 413. ``keep_alive=False`` closes every connection after
+    its answer.
     """
 
-    keep_alive = True
-
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0,
-                 quiet: bool = True, keep_alive: bool | None = None) -> None:
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, quiet: bool = True,
+                 keep_alive: bool | None = None, *, threads: int | None = None,
+                 connection_limit: int | None = None, idle_timeout: float | None = None,
+                 request_timeout: float | None = None, max_body: int | None = None,
+                 backlog: int | None = None) -> None:
         self.app = app
-        if keep_alive is not None:
-            self.keep_alive = keep_alive
         self.host = host
         self.requested_port = port
         self.quiet = quiet
-        self._listener: socket.socket | None = None
+        self.keep_alive = True if keep_alive is None else keep_alive
+        given = {"threads": threads, "connection_limit": connection_limit,
+                 "idle_timeout": idle_timeout, "request_timeout": request_timeout,
+                 "max_body": max_body, "backlog": backlog}
+        self.settings = {k: DEFAULTS[k] if v is None else v for k, v in given.items()}
+        self._server: _Server | None = None
+        self._map: dict = {}
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._wake_r: socket.socket | None = None
-        self._wake_w: socket.socket | None = None
-        self._connections: set[socket.socket] = set()
-        self._lock = threading.Lock()
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._workers = 0  # connection threads alive
-        self._idle = 0  # of which waiting for a connection (less those one is on its way to)
-        self._closer = _Closer()
+        self._stopped = threading.Event()
         self._port = 0
 
     # --- lifecycle --------------------------------------------------------------------------
     def _bind(self) -> None:
-        host = self.host
-        if ":" in host:
-            family = socket.AF_INET6
-            dualstack = host.strip("[]") == "::" and socket.has_dualstack_ipv6()
-            host = host.strip("[]")
-        else:
-            family, dualstack = socket.AF_INET, False
-        listener = socket.create_server((host, self.requested_port), family=family,
-                                        backlog=1024, dualstack_ipv6=dualstack)
-        listener.setblocking(False)
-        self._listener = listener
-        self._port = listener.getsockname()[1]
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._queue = queue.SimpleQueue()
-        self._closer = _Closer()
+        s = self.settings
+        adj = Adjustments(
+            host=self.host.strip("[]"), port=self.requested_port, threads=s["threads"],
+            connection_limit=s["connection_limit"], channel_timeout=s["idle_timeout"],
+            cleanup_interval=max(0.2, min(s["idle_timeout"], s["request_timeout"]) / 4),
+            max_request_body_size=s["max_body"] + 1, backlog=s["backlog"],
+            max_request_header_size=MAX_HEAD,
+            asyncore_use_poll=True, ident="", server_name=self.host.strip("[]"),
+            clear_untrusted_proxy_headers=False, log_socket_errors=False,
+            expose_tracebacks=False)
+        adj.request_timeout = s["request_timeout"]  # type: ignore[attr-defined]
+        adj.keep_alive = self.keep_alive  # type: ignore[attr-defined]
+        adj.send_bytes = 1 << 16  # the task flushes once per write: head and body in one send
+        self._map = {}
+        dispatcher = _Dispatcher(s["threads"])
+        server = _Server(self._wrap, map=self._map, dispatcher=dispatcher, adj=adj)
+        server.quiet = self.quiet
+        dispatcher.set_thread_count(s["threads"])
+        self._server = server
+        self._port = int(server.effective_port)
         self._stopping.clear()
+        self._stopped.clear()
+
+    def _wrap(self, environ: dict, start_response: Any) -> Any:
+        result = self.app(environ, start_response)
+        close = getattr(result, "close", None)
+        if close is None:
+            return result
+        environ[_ANSWERED] = close
+        return _NoClose(result)
 
     def start(self) -> ServerThread:
         self._bind()
-        self._thread = threading.Thread(target=self._accept_loop,
-                                        name=f"fakemms-http-{self.port}", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=f"fakemms-http-io-{self.port}",
+                                        daemon=True)
         self._thread.start()
         return self
 
     @property
     def port(self) -> int:
-        assert self._listener is not None or self._port, "server not started"
+        assert self._server is not None or self._port, "server not started"
         return self._port
 
     @property
@@ -359,466 +415,67 @@ class ServerThread:
         if self._thread is not None:
             self._thread.join()
             return
-        if self._listener is None:
+        if self._server is None:
             self._bind()
-        self._accept_loop()
+        self._loop()
+
+    def _loop(self) -> None:
+        """The I/O thread: waitress's event loop until ``stop()``."""
+        server = self._server
+        assert server is not None
+        try:
+            while not self._stopping.is_set():
+                wasyncore.loop(timeout=server.adj.asyncore_loop_timeout, use_poll=True,
+                               map=self._map, count=1)
+        finally:
+            self._stopped.set()
+
+    def _in_loop(self, fn: Any) -> None:
+        """Run ``fn`` in the I/O thread (the socket map is its own)."""
+        if self._server is not None and not self._stopped.is_set():
+            self._server.trigger.pull_trigger(fn)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop serving, then close the app (``app.close(timeout)``, when it has one: the
-        fake's backend stops and joins its threads)."""
-        self._stop_serving()
+        """Stop accepting, let requests in flight finish (``timeout`` seconds at most), close
+        every connection, and join every thread the server started."""
+        server = self._server
+        if server is None:
+            return
+        deadline = time.monotonic() + timeout
+        dispatcher: _Dispatcher = server.task_dispatcher
+        server.stopping = True
+        self._in_loop(lambda: wasyncore.dispatcher.close(server))  # the listener only
+        running = self._thread is not None and self._thread.is_alive()
+        while running and time.monotonic() < deadline and any(
+                ch.requests and not ch.streaming for ch in list(server.active_channels.values())):
+            time.sleep(0.01)
+
+        def close_all() -> None:
+            for channel in list(server.active_channels.values()):
+                channel.handle_close()
+
+        self._in_loop(close_all)
+        with dispatcher.stream_lock:
+            dispatcher.base = 0
+        dispatcher.shutdown(cancel_pending=True, timeout=max(0.0, deadline - time.monotonic()))
+        self._stopping.set()
+        self._in_loop(lambda: None)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(max(0.1, deadline - time.monotonic()))
+        for t in dispatcher.thread_objects:
+            if t is not threading.current_thread():
+                t.join(max(0.1, deadline - time.monotonic()))
+        wasyncore.close_all(self._map, ignore_all=True)
+        self._thread = None
+        self._server = None
+        # then the app, when it has a close(): the fake's backend stops and joins its threads
+        # (callback attempts in flight get what is left of ``timeout``)
         close = getattr(self.app, "close", None)
         if callable(close):
-            close(timeout)
-
-    def _stop_serving(self) -> None:
-        self._stopping.set()
-        if self._wake_w is not None:
-            try:
-                self._wake_w.send(b"x")
-            except OSError:
-                pass
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
-        self._thread = None
-        for sock in (self._listener, self._wake_r, self._wake_w):
-            if sock is not None:
-                sock.close()
-        self._listener = self._wake_r = self._wake_w = None
-        with self._lock:
-            connections = list(self._connections)
-            workers, self._workers, self._idle = self._workers, 0, 0
-        for _ in range(workers):
-            self._queue.put(None)
-        self._closer.stop()
-        for conn in connections:  # wakes threads waiting in recv; they close their socket
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            close(max(0.1, deadline - time.monotonic()))
 
     def __enter__(self) -> ServerThread:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def _accept_loop(self) -> None:
-        listener, wake = self._listener, self._wake_r
-        assert listener is not None and wake is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(listener, selectors.EVENT_READ)
-            sel.register(wake, selectors.EVENT_READ)
-            while not self._stopping.is_set():
-                for key, _ in sel.select():
-                    if key.fileobj is wake or self._stopping.is_set():
-                        return
-                    try:
-                        conn, addr = listener.accept()
-                    except (BlockingIOError, InterruptedError):
-                        continue
-                    except OSError as exc:
-                        if self._stopping.is_set():
-                            return
-                        if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS,
-                                         errno.ENOMEM):
-                            time.sleep(0.05)
-                        continue
-                    conn.setblocking(True)
-                    try:
-                        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    except OSError:
-                        pass
-                    self._dispatch(conn, addr)
-
-    # --- connection threads: one per open connection, reused for the next ones -------------
-    def _dispatch(self, conn: socket.socket, addr: Any) -> None:
-        with self._lock:
-            self._connections.add(conn)
-            spawn = self._idle == 0
-            if spawn:
-                self._workers += 1
-            else:
-                self._idle -= 1  # that idle thread takes this connection
-        self._queue.put((conn, addr))
-        if spawn:
-            threading.Thread(target=self._worker, args=(self._queue,),
-                             name="fakemms-http-conn", daemon=True).start()
-
-    def _worker(self, jobs: queue.SimpleQueue) -> None:
-        while True:
-            try:
-                job = jobs.get(timeout=WORKER_IDLE_SECONDS)
-            except queue.Empty:
-                with self._lock:
-                    if self._idle > 0:  # no connection is on its way to an idle thread
-                        self._idle -= 1
-                        self._workers -= 1
-                        return
-                continue
-            if job is None:  # stop()
-                return
-            self._connection(*job)
-            with self._lock:
-                self._idle += 1
-
-    # --- one connection ---------------------------------------------------------------------
-    def _connection(self, conn: socket.socket, addr: Any) -> None:
-        try:
-            self._serve_connection(conn, addr)
-        except (_Closed, OSError):
-            pass
-        finally:
-            with self._lock:
-                self._connections.discard(conn)
-            conn.close()
-
-    def _serve_connection(self, conn: socket.socket, addr: Any) -> None:
-        reader = _Reader(conn)
-        poller = select.poll()
-        poller.register(conn, select.POLLIN)
-        base = {
-            "SCRIPT_NAME": "",
-            "SERVER_NAME": self.host,
-            "SERVER_PORT": str(self.port),
-            "REMOTE_ADDR": str(addr[0]),
-            "REMOTE_PORT": str(addr[1]),
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-        }
-        pending: _Answered | None = None  # the last answer's close(), until the client is back
-        while True:
-            head: bytes | None = None
-            try:
-                head = reader.head()
-            except _HttpError as exc:
-                self._simple_answer(conn, exc.status, exc.detail)
-                self._linger(conn)
-                return
-            finally:
-                if pending is not None:
-                    # the client is back (its next request) or gone: the answer was read
-                    self._closer.claim(pending, settle=head is None)
-                    pending = None
-            if head is None:
-                return
-            try:
-                environ, keep_alive = self._parse(head, base, reader, conn)
-            except _HttpError as exc:
-                self._simple_answer(conn, exc.status, exc.detail)
-                self._linger(conn)
-                return
-            may_keep, close_result = self._run_app(conn, environ, keep_alive)
-            keep_alive = keep_alive and may_keep
-            body = environ["wsgi.input"]
-            if isinstance(body, _SocketBody) and body.remaining > 0:
-                # The app left (part of) the body unread: read a small rest to keep the
-                # connection, else say goodbye without resetting the client.
-                if body.send_continue is None and body.remaining <= DRAIN_LIMIT:
-                    try:
-                        reader.exactly(body.remaining)
-                    except BaseException:
-                        _call(close_result)
-                        raise
-                else:
-                    keep_alive = False
-            if keep_alive:
-                # The app's close() (Flask's call_on_close) says "answered": it runs when the
-                # client shows it has read the answer (its next request, or its close), or
-                # ANSWERED_GRACE_MS after the answer, so that nothing the app starts then (a
-                # delivery report) reaches the client's side before the answer does.
-                if close_result is not None:
-                    if reader.buf:  # pipelined: the next request proves nothing
-                        _call(close_result)
-                    else:
-                        pending = self._closer.add(close_result)
-                continue
-            peer_closed = False
-            try:
-                conn.shutdown(socket.SHUT_WR)
-                if close_result is not None and not reader.buf:
-                    # A close comes as the client reads the last byte, before it acts on
-                    # the answer: give it a moment more then.
-                    if poller.poll(ANSWERED_GRACE_MS) and _peer_closed(conn):
-                        peer_closed = True
-                        time.sleep(ANSWERED_SETTLE_SECONDS)
-            finally:
-                _call(close_result)
-            if not peer_closed:
-                self._linger(conn)
-            return
-
-    def _parse(self, head: bytes, base: dict, reader: _Reader, conn: socket.socket
-               ) -> tuple[dict, bool]:
-        """The WSGI environ of one request (its body read or ready to read) and whether the
-        connection may stay open after the answer."""
-        text = head.decode("latin-1")
-        lines = text.split("\r\n") if "\r\n" in text else text.split("\n")
-        request_line = lines[0]
-        parts = request_line.split(" ")
-        if len(parts) != 3:
-            raise _HttpError(400, f"bad request line {request_line[:100]!r}")
-        method, target, version = parts
-        if version not in ("HTTP/1.1", "HTTP/1.0"):
-            if version.startswith("HTTP/") and version[5:6].isdigit():
-                raise _HttpError(505, f"{version} is not supported")
-            raise _HttpError(400, f"bad request line {request_line[:100]!r}")
-        if not method.isascii() or not method.isprintable() or not target:
-            raise _HttpError(400, f"bad request line {request_line[:100]!r}")
-
-        environ = dict(base)
-        if target[0] == "/":
-            raw_path, _, query = target.partition("?")
-        elif target == "*":
-            raw_path, query = "*", ""
-        else:  # absolute form, as sent to proxies
-            split = urlsplit(target)
-            if not split.scheme:
-                raise _HttpError(400, f"bad request target {target[:100]!r}")
-            raw_path, query = split.path or "/", split.query
-        if "%" in raw_path:
-            raw_path = unquote_to_bytes(raw_path.encode("latin-1")).decode("latin-1")
-        environ["REQUEST_METHOD"] = method
-        environ["PATH_INFO"] = raw_path
-        environ["QUERY_STRING"] = query
-        environ["REQUEST_URI"] = environ["RAW_URI"] = target
-        environ["SERVER_PROTOCOL"] = version
-
-        for line in lines[1:]:
-            if not line:
-                continue
-            if line[0] in " \t":
-                raise _HttpError(400, "obsolete line folding in the headers")
-            name, sep, value = line.partition(":")
-            if not sep or not name or name[-1] in " \t":
-                raise _HttpError(400, f"bad header line {line[:100]!r}")
-            if "_" in name:
-                continue  # would be confused with a dash-named header in the environ
-            key = name.upper().replace("-", "_")
-            value = value.strip(" \t\r")
-            if key != "CONTENT_TYPE" and key != "CONTENT_LENGTH":
-                key = "HTTP_" + key
-            if key in environ:
-                if key == "CONTENT_LENGTH":
-                    if environ[key] != value:
-                        raise _HttpError(400, "conflicting Content-Length headers")
-                    continue
-                value = environ[key] + ("; " if key == "HTTP_COOKIE" else ", ") + value
-            environ[key] = value
-
-        connection = environ.get("HTTP_CONNECTION", "").lower()
-        if version == "HTTP/1.1":
-            keep_alive = "close" not in connection and self.keep_alive
-        else:
-            keep_alive = "keep-alive" in connection and self.keep_alive
-
-        expect = environ.get("HTTP_EXPECT", "").lower() == "100-continue" \
-            and version == "HTTP/1.1"
-
-        def send_continue() -> None:
-            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-
-        te = environ.get("HTTP_TRANSFER_ENCODING")
-        if te is not None:
-            if te.strip().lower() != "chunked":
-                raise _HttpError(501, f"Transfer-Encoding {te!r} is not supported")
-            if expect:
-                send_continue()
-            framed_twice = "CONTENT_LENGTH" in environ
-            data = self._read_chunked(reader)
-            environ.pop("HTTP_TRANSFER_ENCODING")
-            environ["CONTENT_LENGTH"] = str(len(data))
-            environ["wsgi.input"] = io.BytesIO(data)
-            # a body framed both ways is suspicious: answer, then close (RFC 9112, 6.3)
-            return environ, keep_alive and not framed_twice
-        length_text = environ.get("CONTENT_LENGTH")
-        if length_text:
-            if not length_text.isdigit():
-                raise _HttpError(400, f"bad Content-Length {length_text[:30]!r}")
-            length = int(length_text)
-            if length <= EAGER_BODY and not expect:
-                environ["wsgi.input"] = io.BytesIO(reader.exactly(length) if length else b"")
-            else:
-                environ["wsgi.input"] = _SocketBody(reader, length,
-                                                    send_continue if expect else None)
-        else:
-            environ["wsgi.input"] = io.BytesIO(b"")
-        return environ, keep_alive
-
-    def _read_chunked(self, reader: _Reader) -> bytes:
-        pieces: list[bytes] = []
-        total = 0
-        while True:
-            line = reader.line()
-            size_text = line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise _HttpError(400, "bad chunk size in a chunked body") from None
-            if size < 0:
-                raise _HttpError(400, "bad chunk size in a chunked body")
-            if size == 0:
-                while reader.line().strip():  # trailers, ignored
-                    pass
-                return b"".join(pieces)
-            total += size
-            if total > MAX_CHUNKED_BODY:
-                raise _HttpError(413, "chunked body too large")
-            pieces.append(reader.exactly(size))
-            if reader.exactly(2).strip(b"\r\n"):
-                raise _HttpError(400, "chunk not followed by a line break")
-
-    def _run_app(self, conn: socket.socket, environ: dict, keep_alive: bool
-                 ) -> tuple[bool, Callable[[], None] | None]:
-        """Call the app and write its answer. Whether the connection may stay open, and the
-        close() of the app's iterable, for the caller to call."""
-        method = environ["REQUEST_METHOD"]
-        http10 = environ["SERVER_PROTOCOL"] == "HTTP/1.0"
-        state: dict[str, Any] = {"status": None, "headers": None, "sent": False,
-                                 "chunked": False, "close": not keep_alive, "no_body": False,
-                                 "size": 0}
-
-        def start_response(status: str, headers: list[tuple[str, str]],
-                           exc_info: Any = None) -> Callable[[bytes], None]:
-            if exc_info:
-                try:
-                    if state["sent"]:
-                        raise exc_info[1].with_traceback(exc_info[2])
-                finally:
-                    exc_info = None
-            elif state["status"] is not None:
-                raise AssertionError("start_response called twice without exc_info")
-            state["status"] = status
-            state["headers"] = headers
-            return write
-
-        def send_head(first: bytes, length_known: int | None) -> None:
-            status = state["status"]
-            if status is None:
-                raise AssertionError("the app returned before calling start_response")
-            code = int(status[:3])
-            no_body = method == "HEAD" or code < 200 or code in (204, 304)
-            has_length = has_te = has_date = has_connection = False
-            for name, value in state["headers"]:
-                lower = name.lower()
-                if lower == "content-length":
-                    has_length = True
-                elif lower == "transfer-encoding":
-                    has_te = True
-                elif lower == "connection":
-                    has_connection = True
-                    if "close" in value.lower():
-                        state["close"] = True
-                elif lower == "date":
-                    has_date = True
-            out = [f"HTTP/1.1 {status}\r\n"]
-            out.extend(f"{name}: {value}\r\n" for name, value in state["headers"])
-            if not has_date:
-                out.append(f"Date: {_date()}\r\n")
-            if not no_body and not has_length and not has_te:
-                if length_known is not None:
-                    out.append(f"Content-Length: {length_known}\r\n")
-                elif http10:
-                    state["close"] = True  # the end of the body is the end of the connection
-                else:
-                    out.append("Transfer-Encoding: chunked\r\n")
-                    state["chunked"] = True
-            if has_connection:
-                pass
-            elif state["close"]:
-                out.append("Connection: close\r\n")
-            elif http10:
-                out.append("Connection: keep-alive\r\n")
-            out.append("\r\n")
-            state["sent"] = True
-            state["no_body"] = no_body
-            head = "".join(out).encode("latin-1")
-            if no_body or not first:
-                conn.sendall(head)
-            elif state["chunked"]:
-                conn.sendall(head + b"%x\r\n" % len(first) + first + b"\r\n")
-            else:
-                conn.sendall(head + first)
-            state["size"] += 0 if no_body else len(first)
-
-        def write(data: bytes) -> None:
-            if not state["sent"]:
-                send_head(data, None)
-                return
-            if state["no_body"] or not data:
-                return
-            if state["chunked"]:
-                conn.sendall(b"%x\r\n" % len(data) + data + b"\r\n")
-            else:
-                conn.sendall(data)
-            state["size"] += len(data)
-
-        result: Iterable[bytes] | None = None
-        try:
-            result = self.app(environ, start_response)
-            if isinstance(result, (list, tuple)) and not state["sent"]:
-                data = b"".join(result)
-                send_head(data, len(data))
-            else:
-                for data in result:
-                    if data:
-                        write(data)
-                if not state["sent"]:
-                    send_head(b"", 0)
-            if state["chunked"]:
-                conn.sendall(b"0\r\n\r\n")
-        except OSError:  # the client went away
-            return False, getattr(result, "close", None)
-        except Exception:
-            print(f"fakemms: error on request {method} {environ.get('RAW_URI')}",
-                  file=sys.stderr)
-            traceback.print_exc()
-            if not state["sent"]:
-                state["status"] = "500 Internal Server Error"
-                self._simple_answer(conn, 500, "Internal Server Error")
-            return False, getattr(result, "close", None)
-        finally:
-            if not self.quiet:
-                self._log(environ, state)
-        return not state["close"], getattr(result, "close", None)
-
-    # --- helpers ----------------------------------------------------------------------------
-    def _simple_answer(self, conn: socket.socket, status: int, detail: str) -> None:
-        body = f"{status} {_REASONS.get(status, '')}: {detail}\n".encode("latin-1", "replace")
-        head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
-                f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
-                f"Date: {_date()}\r\nConnection: close\r\n\r\n")
-        try:
-            conn.sendall(head.encode("latin-1") + body)
-        except OSError:
-            pass
-
-    @staticmethod
-    def _linger(conn: socket.socket) -> None:
-        """Close without a reset: stop sending, read what the client still sends (briefly)."""
-        try:
-            try:
-                conn.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-            conn.settimeout(0.05)
-            deadline = time.monotonic() + LINGER_SECONDS
-            while time.monotonic() < deadline:
-                if not conn.recv(1024 * 1024):
-                    break
-        except OSError:
-            pass
-
-    def _log(self, environ: dict, state: dict) -> None:
-        status = (state["status"] or "-").split(" ", 1)[0]
-        line = (f'{environ.get("REMOTE_ADDR", "-")} - - [{time.strftime("%d/%b/%Y %H:%M:%S")}] '
-                f'"{environ.get("REQUEST_METHOD")} {environ.get("RAW_URI")} '
-                f'{environ.get("SERVER_PROTOCOL")}" {status} {state["size"] or "-"}\n')
-        try:
-            sys.stderr.write(line)
-        except (OSError, ValueError):
-            pass

@@ -1,4 +1,6 @@
-"""fakemms.server.ServerThread: the HTTP/1.1 server every fake and test receiver runs on."""
+"""fakemms.server.ServerThread: the HTTP server (waitress in process) every fake and test
+receiver runs on: lifecycle, what the wrapper adds, timeouts and limits. The framing probes are
+in test_http_probes.py."""
 
 from __future__ import annotations
 
@@ -149,15 +151,12 @@ def test_expect_100_continue_is_not_sent_when_the_app_refuses_unread(serve):
     assert out.startswith(b"HTTP/1.1 401 Unauthorized") and b"100 Continue" not in out
 
 
-def test_a_refused_large_body_still_gets_its_answer(serve):
-    def refuse(environ, start_response):
-        start_response("413 Content Too Large", [("Content-Length", "2")])
-        return [b"no"]
-
-    server = serve(refuse, keep_alive=True)
+def test_a_body_over_max_body_gets_its_413_while_the_client_still_sends(serve):
+    """Answered on the head; the close lingers, so the client reads the 413, not a reset."""
+    server = serve(max_body=1000)
     out = raw(server, b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n"
                       + b"x" * 100_000)
-    assert out.startswith(b"HTTP/1.1 413") and out.endswith(b"\r\n\r\nno")
+    assert out.startswith(b"HTTP/1.1 413 ") and b"Connection: close" in out
 
 
 def test_a_body_larger_than_the_eager_limit_is_read_as_the_app_asks(serve):
@@ -209,7 +208,7 @@ def test_http_1_0_keep_alive_when_asked(serve):
     server = serve(keep_alive=True)
     out = raw(server, b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", until_close=False,
               timeout=0.5)
-    assert b"Connection: keep-alive" in out
+    assert b"connection: keep-alive" in out.lower()
 
 
 def test_head_answer_has_headers_but_no_body(serve):
@@ -221,24 +220,6 @@ def test_head_answer_has_headers_but_no_body(serve):
     out = raw(server, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n"
                       b"Connection: close\r\n\r\n")
     assert out.count(b"HTTP/1.1 200 OK") == 2 and out.endswith(b"\r\n\r\nhello")
-
-
-@pytest.mark.parametrize("request_bytes, status", [
-    (b"NONSENSE\r\n\r\n", 400),
-    (b"GET / HTTP/2.0\r\n\r\n", 505),
-    (b"GET / HTTP/1.1\r\n folded: header\r\n\r\n", 400),
-    (b"GET / HTTP/1.1\r\nNo colon here\r\n\r\n", 400),
-    (b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400),
-    (b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
-    (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
-    (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
-    (b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n", 431),
-])
-def test_malformed_requests_get_a_4xx_or_5xx_and_a_close(serve, request_bytes, status):
-    server = serve()
-    out = raw(server, request_bytes)
-    assert out.startswith(f"HTTP/1.1 {status} ".encode()), out[:200]
-    assert b"Connection: close" in out
 
 
 def test_path_is_percent_decoded_and_headers_are_mapped(serve):
@@ -253,19 +234,19 @@ def test_path_is_percent_decoded_and_headers_are_mapped(serve):
     assert got["remote"] == "127.0.0.1"
 
 
-def test_an_app_that_fails_gets_a_500(serve, capsys):
+def test_an_app_that_fails_gets_a_500(serve, caplog):
     def broken(environ, start_response):
         raise RuntimeError("boom")
 
     server = serve(broken)
     out = raw(server, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 500 ")
-    assert "RuntimeError: boom" in capsys.readouterr().err
+    assert "RuntimeError: boom" in caplog.text  # waitress logs it
 
 
 def test_close_runs_after_the_client_has_read_the_answer(serve):
-    """The app's close() (Flask's call_on_close: "answered") runs once the client is back
-    with its next request, before that request is served."""
+    """The app's close() (Flask's call_on_close: "answered") runs once its whole answer is in
+    the socket, and before the connection's next request is served."""
     events: list[str] = []
 
     class Body:
@@ -335,3 +316,205 @@ def test_access_log_unless_quiet(serve, capsys):
     raw(server, b"GET /logged?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     time.sleep(0.05)
     assert '"GET /logged?q=1 HTTP/1.1" 200' in capsys.readouterr().err
+
+
+def test_close_waits_until_the_whole_answer_is_handed_to_the_socket(serve):
+    """The rule reports depend on: close() runs once all of the answer is in the kernel's
+    hands, not while part of it still waits in the server. An answer larger than the socket
+    buffers cannot be handed over before the client reads."""
+    body = b"x" * 8_000_000 + b"END"
+    closed = threading.Event()
+
+    class Answer:
+        def __iter__(self):
+            yield body
+
+        def close(self) -> None:
+            closed.set()
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return Answer()
+
+    server = serve(app)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        sock.settimeout(5)
+        sock.connect(("127.0.0.1", server.port))
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert not closed.wait(0.3)  # the client has not read: most of the answer waits
+        got = b""
+        while chunk := sock.recv(1 << 20):
+            got += chunk
+    assert got.endswith(b"END") and closed.wait(5)
+
+
+def test_settings_are_keywords_with_documented_defaults(serve):
+    from fakemms.server import DEFAULTS
+
+    server = serve(threads=3, connection_limit=50, idle_timeout=2.5, request_timeout=4.0,
+                   max_body=10)
+    assert server.settings == {"threads": 3, "connection_limit": 50, "idle_timeout": 2.5,
+                               "request_timeout": 4.0, "max_body": 10,
+                               "backlog": DEFAULTS["backlog"]}
+    assert serve().settings == DEFAULTS
+    out = raw(server, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n" + b"x" * 11)
+    assert out.startswith(b"HTTP/1.1 413 ")
+
+
+def closed_within(sock: socket.socket, seconds: float) -> float:
+    """Seconds until the server closed ``sock`` (reading and dropping what it sends)."""
+    start = time.monotonic()
+    sock.settimeout(seconds)
+    while sock.recv(65536):
+        pass
+    return time.monotonic() - start
+
+
+@pytest.mark.parametrize("sent", [
+    b"",  # idle
+    b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",  # idle after an answer (keep-alive)
+    b"GET / HTTP/1.1\r\nHo",  # head stalled
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",  # body stalled
+], ids=["idle", "keep-alive-idle", "head-stalled", "body-stalled"])
+def test_idle_and_stalled_connections_are_closed(serve, sent):
+    server = serve(idle_timeout=0.5)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(sent)
+        assert closed_within(sock, 5) < 4
+
+
+def test_a_request_that_drips_in_is_closed_at_request_timeout(serve):
+    server = serve(idle_timeout=5, request_timeout=0.6)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        start = time.monotonic()
+        for byte in b"GET / HTTP/1.1\r\nHost: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx":
+            try:
+                sock.send(bytes([byte]))
+            except OSError:
+                break
+            if time.monotonic() - start > 4:
+                break
+            time.sleep(0.05)  # the slow client under test: a byte every 50 ms
+        assert closed_within(sock, 5) + (time.monotonic() - start) < 4.5
+
+
+def test_hundreds_of_idle_and_half_sent_connections_do_not_hold_up_a_send(serve):
+    server = serve()
+    threads_before = threading.active_count()
+    held: list[socket.socket] = []
+    try:
+        for i in range(400):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            sock.sendall(b"" if i % 2 else b"POST / HTTP/1.1\r\nHost: x\r\nContent-Le")
+            held.append(sock)
+        start = time.monotonic()
+        out = raw(server, b"POST /send HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                          b"Connection: close\r\n\r\nok")
+        took = time.monotonic() - start
+        threads_held = threading.active_count() - threads_before
+    finally:
+        for sock in held:
+            sock.close()
+    assert out.startswith(b"HTTP/1.1 200 ") and b'"body": "ok"' in out
+    assert took < 0.5, took
+    assert threads_held < 5  # connections hold no thread
+
+
+def test_event_streams_do_not_take_the_threads_that_answer_sends(serve):
+    """Each open event stream gets a worker thread of its own: with 2 threads and 6 streams
+    open, a plain request is still answered at once, and every stream gets its event."""
+    release = threading.Event()
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/events":
+            start_response("200 OK", [("Content-Type", "text/event-stream")])
+
+            def gen():
+                yield b": hello\n\n"
+                release.wait(10)
+                yield b"data: done\n\n"
+
+            return gen()
+        return echo_app(environ, start_response)
+
+    server = serve(app, threads=2)
+    streams = []
+    try:
+        for _ in range(6):
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+            conn.request("GET", "/events")
+            r = conn.getresponse()
+            assert r.readline() == b": hello\n"
+            streams.append((conn, r))
+        start = time.monotonic()
+        out = raw(server, b"GET /send HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert out.startswith(b"HTTP/1.1 200 ") and time.monotonic() - start < 0.5
+        release.set()
+        for _conn, r in streams:
+            assert r.readline() == b"\n" and r.readline() == b"data: done\n"
+    finally:
+        for conn, _r in streams:
+            conn.close()
+
+
+def test_stop_lets_a_request_in_flight_finish_and_joins_every_thread(serve):
+    entered = threading.Event()
+
+    def slow(environ, start_response):
+        entered.set()
+        time.sleep(0.3)  # the app under test is slow on purpose
+        start_response("200 OK", [("Content-Length", "4")])
+        return [b"done"]
+
+    before = set(threading.enumerate())
+    server = serve(slow, threads=3)
+    result: list[bytes] = []
+    client = threading.Thread(target=lambda: result.append(
+        raw(server, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")))
+    client.start()
+    assert entered.wait(5)
+    server.stop(timeout=5)
+    client.join(5)
+    assert result and result[0].endswith(b"\r\n\r\ndone")
+    assert set(threading.enumerate()) <= before | {threading.current_thread()}
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+
+
+def test_stop_is_bounded_by_its_timeout(serve):
+    hold = threading.Event()
+    entered = threading.Event()
+
+    def stuck(environ, start_response):
+        entered.set()
+        hold.wait(10)
+        start_response("200 OK", [("Content-Length", "0")])
+        return [b""]
+
+    server = serve(stuck)
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    try:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert entered.wait(5)
+        start = time.monotonic()
+        server.stop(timeout=0.5)
+        assert time.monotonic() - start < 1.5
+    finally:
+        hold.set()
+        sock.close()
+
+
+def test_the_config_files_http_section_reaches_the_server(tmp_path):
+    """``fakemms serve`` and the plugin pass the config's ``http:`` settings to the server."""
+    from fakemms.config import load_config
+
+    path = tmp_path / "fakemms.yaml"
+    path.write_text("http:\n  threads: 3\n  max_body: 100\n")
+    config = load_config(path, env={})
+    assert config["http"]["threads"] == 3 and config["http"]["idle_timeout"] == 15.0
+    with ServerThread(echo_app, **config["http"]) as server:
+        assert server.settings["threads"] == 3
+        out = raw(server, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n"
+                          + b"x" * 101)
+    assert out.startswith(b"HTTP/1.1 413 ")
