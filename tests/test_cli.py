@@ -336,3 +336,27 @@ def test_serve_warns_when_no_account_can_send(serve, tmp_path):
         served.read_until(warning)
         served.read_until(r"config accounts = ")
         assert ("curl -s -u" not in served.output) is no_curl
+
+
+def test_serve_on_sigterm_finishes_the_request_in_flight(serve, tmp_path):
+    """A send whose answer is slow (a scenario's latency) still gets its 202 after SIGTERM."""
+    config = tmp_path / "fakemms.yaml"
+    config.write_text(yaml.safe_dump({"scenarios": ["slow.yaml"]}))
+    (tmp_path / "slow.yaml").write_text(yaml.safe_dump({"name": "slow", "rules": [
+        {"name": "all", "answer": {"latency": "1.5s"}}]}))
+    served = serve("--config", str(config), "--port", "0", "--quiet")
+    url = served.read_until(r"listening on (http://127\.0\.0\.1:\d+)").group(1)
+    wait_healthy(url)
+    answers: list[requests.Response] = []
+    sender = threading.Thread(target=lambda: answers.append(requests.post(
+        url + "/mms/v2/send", data=om_body(), auth=("fakemms", "fakemms"), timeout=10,
+        headers={"Content-Type": "multipart/mixed; boundary=mimeboundary"})))
+    sender.start()
+    deadline = time.monotonic() + 10
+    while requests.get(url + "/_fakemms/health", timeout=5).json()["messages"] == 0:
+        assert time.monotonic() < deadline, "the send never arrived"
+        time.sleep(0.02)
+    served.proc.send_signal(signal.SIGTERM)  # the answer is still 1.5 s away
+    assert served.proc.wait(timeout=10) == 0
+    sender.join(10)
+    assert [a.status_code for a in answers] == [202]
