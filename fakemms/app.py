@@ -7,7 +7,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from fakemms.backend import Backend
 from fakemms.config import Config, load_config
@@ -34,7 +34,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> FakeMmsApp:
     elif not isinstance(config, Config):
         config = load_config(overrides=config, env={})
     app = FakeMmsApp(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = 50 * 1024 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.sort_keys = False  # keep the provider's field order on the wire
     app.extensions["fakemms"] = Backend(config)
 
@@ -49,9 +49,22 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> FakeMmsApp:
     app.register_blueprint(legacy_bp)
     app.register_blueprint(control_bp)
     app.register_blueprint(ui_bp)
+    app.before_request(_refuse_a_body_too_large)
     app.after_request(_reason_phrase)
     app.register_error_handler(HTTPException, _routing_error)
     return app
+
+
+MAX_BODY = 50 * 1024 * 1024  # a request body; larger: 413 (each blueprint in its own format)
+
+
+def _refuse_a_body_too_large() -> None:
+    """A declared body over the limit is refused before it is read, saying the limit (a
+    chunked one still meets werkzeug's own 413 when it passes the limit)."""
+    length = request.content_length
+    if length is not None and length > MAX_BODY:
+        raise RequestEntityTooLarge(f"the request body is {length} bytes; the limit is "
+                                    f"{MAX_BODY // (1024 * 1024)} MiB ({MAX_BODY} bytes)")
 
 
 def _routing_error(error: HTTPException) -> Response | HTTPException:

@@ -325,7 +325,8 @@ def test_body_over_50_mib_is_413_before_it_is_read(fake):
     assert status_line.startswith(b"HTTP/1.1 413"), answer[:300]
     headers, _, body = rest.partition(b"\r\n\r\n")
     assert re.search(rb"(?im)^X-Request-Id: 015-", headers)
-    assert json.loads(body)["error"]["code"] == 15000
+    error = json.loads(body)["error"]
+    assert error["code"] == 15000 and "the limit is 50 MiB" in error["description"]
 
 
 # --- unexpected failures: JSON 15000, never a bare 500 page --------------------------------------
