@@ -130,6 +130,11 @@ class Message:
     def destination(self) -> str:
         return self.destinations[0] if self.destinations else ""
 
+    def recipients(self) -> list[str]:
+        """Every recipient, To then Cc then Bcc: a report goes to each (3GPP TS 23.140 sends a
+        DeliveryReportReq per recipient, Cc and Bcc included)."""
+        return [*self.destinations, *self.ccs, *self.bccs]
+
     def summary(self) -> dict[str, Any]:
         return {
             "id": self.id,

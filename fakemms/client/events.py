@@ -48,8 +48,10 @@ class EventStream:
         self.close()
 
     def close(self) -> None:
-        """Stop reading and join the reader: shutting the connection's socket down wakes a
-        read under way (closing the response alone would wait for the next chunk)."""
+        """Stop reading. When the connection's socket is at hand (a keep-alive connection),
+        shutting it down wakes the reader and it is joined; on a connection the server will
+        close, the reader ends by itself at the stream's next chunk (a keep-alive comment
+        every 2 s) and the caller does not wait for it."""
         self._closed.set()
         connection = getattr(self._response.raw, "connection", None)  # urllib3's, public
         sock = getattr(connection, "sock", None)
@@ -58,8 +60,8 @@ class EventStream:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        self._reader.join(5)
-        self._response.close()
+            self._reader.join(5)
+            self._response.close()
 
     def _read(self) -> None:
         try:
@@ -71,6 +73,8 @@ class EventStream:
             pass  # (http.client then fails in ways of its own); either way the stream ended
         finally:
             self._chunks.put(None)
+            if self._closed.is_set():
+                self._response.close()
 
     def _pop(self) -> Event | None:
         while True:
