@@ -321,7 +321,7 @@ def test_serve_stops_on_a_signal_after_the_callback_in_flight(serve, tmp_path, r
     served.proc.send_signal(sig)
     assert served.proc.wait(timeout=10) == 0
     took = time.monotonic() - started
-    assert 0.5 < took < 6.5, took  # it waited for the attempt, within the 5 s bound
+    assert 0.5 < took < 8.0, took  # it waited for the attempt, within the 5 s bound (+ slack)
     assert len(receiver.wait_for(1)) == 1 and receiver.received[0].path == "/dlr"
 
 

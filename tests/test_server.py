@@ -314,8 +314,11 @@ def test_ipv6_loopback(serve):
 def test_access_log_unless_quiet(serve, capsys):
     server = serve(quiet=False)
     raw(server, b"GET /logged?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    time.sleep(0.05)
-    assert '"GET /logged?q=1 HTTP/1.1" 200' in capsys.readouterr().err
+    err, deadline = "", time.monotonic() + 5
+    while '"GET /logged?q=1 HTTP/1.1" 200' not in err and time.monotonic() < deadline:
+        err += capsys.readouterr().err  # the line is written after the answer: poll for it
+        time.sleep(0.01)
+    assert '"GET /logged?q=1 HTTP/1.1" 200' in err
 
 
 def test_close_waits_until_the_whole_answer_is_handed_to_the_socket(serve):
