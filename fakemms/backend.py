@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from fakemms import errors, generate, outbound
+from fakemms import errors, generate, mt_content, outbound
 from fakemms.callbacks import Dispatcher
 from fakemms.clock import Clock
 from fakemms.config import (
@@ -150,6 +150,15 @@ class Backend:
         # the answer is slow, the message already accepted: its reports still wait for it
         Clock.sleep_wall(decision.latency)
         return message
+
+    def mm7_parts(self, content: Any) -> tuple[list[Part], list[str]]:
+        """An MM7 submission's parts as stored, and warnings (mt_content.mm7_parts)."""
+        return mt_content.mm7_parts(content, self.config["mm7"])
+
+    def legacy_parts(self, req: Any) -> list[Part]:
+        """A SendMMS request's parts, its zip fetched when given by URL (mt_content)."""
+        return mt_content.legacy_parts(req, self.content.fetcher,
+                                       self.config["legacy"]["max_zip_bytes"])
 
     def mt_config_for_vasid(self, account: Account, vas_id: str | None) -> str:
         """MM7's VASID names the MT configuration (openmarket-mms-overview.txt); an empty or

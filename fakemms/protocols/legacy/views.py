@@ -70,14 +70,7 @@ def send_mms() -> Response:
     with be.reserved(account):
         req = legacy.parse_send_mms(request.query_string, body, request.content_type,
                                     max_zip_bytes=settings["max_zip_bytes"])
-        parts = req.parts
-        if req.url:
-            fetched = be.content.fetcher.fetch(req.url)
-            if not fetched.ok:
-                raise legacy.InvalidParameter(f"url: {fetched.error}")
-            parts = legacy.read_zip(fetched.data, max_total_bytes=settings["max_zip_bytes"])
-        if not parts:
-            raise legacy.NoMmsContent("the zip holds no files")
+        parts = be.legacy_parts(req)
         mt_config = req.subaccount if req.subaccount in account.mt_configs else \
             be.mt_config_for_vasid(account, None)
         message = be.submit_mt(

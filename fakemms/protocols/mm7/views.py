@@ -11,7 +11,7 @@ from fakemms.app import backend
 from fakemms.backend import Backend
 from fakemms.guards import parse_basic
 from fakemms.protocols.capture import raw_request
-from fakemms.protocols.mm7 import codec, media
+from fakemms.protocols.mm7 import codec
 
 bp = Blueprint("mm7", __name__)
 
@@ -41,7 +41,7 @@ def mm7() -> Response:
     if isinstance(message, codec.CancelReq):
         be.cancel_mt(account, message.message_id)
     elif isinstance(message, codec.ReplaceReq):
-        parts, warnings = content_parts(be, message.content)
+        parts, warnings = be.mm7_parts(message.content)
         be.replace_mt(account, message.message_id, parts, warnings + message.warnings)
     else:
         raise codec.UnsupportedOperation(f"{message.operation} is not an operation of the "
@@ -61,7 +61,7 @@ def submit(be: Backend, account, req: codec.SubmitReq) -> Response:
         if address.kind != "RFC2822Address" and not (
                 3 <= len(address.value) <= 15 and set(address.value) <= set(DIGITS)):
             raise codec.AddressError(f"recipient {address.raw or address.value!r} is not a number")
-    parts, warnings = content_parts(be, req.content)
+    parts, warnings = be.mm7_parts(req.content)
     mt_config = be.mt_config_for_vasid(account, req.vas_id)
     # no SenderAddress: the MT configuration's short code, as the provider's DLRs show one
     sender = req.sender.value if req.sender else (
@@ -87,32 +87,6 @@ def submit(be: Backend, account, req: codec.SubmitReq) -> Response:
     if be.decision_header and message.decision:
         response.headers["X-Fake-Decision"] = message.decision
     return response
-
-
-def content_parts(be: Backend, content: codec.Content | None) -> tuple[list, list[str]]:
-    """The submitted parts as stored: size and media type checked, a SMIL generated when the
-    client sent none (mm7-api.txt: "Our system will automatically generate a SMIL file")."""
-    settings = be.config["mm7"]
-    parts = [p.to_part() for p in (content.parts if content else [])]
-    # content parts are the leaves of the MIME tree: a multipart here is one that did not parse
-    broken = [p.content_type for p in parts if media.media_type(p.content_type)
-              .startswith("multipart/")]
-    if broken:
-        raise codec.ContentRefused(f"unparseable MIME content: {broken[0]!r} has no parts")
-    size = sum(len(p.data) for p in parts)
-    if size > settings["max_content_bytes"]:
-        raise codec.ContentRefused(f"content is {size} bytes; the limit is "
-                                   f"{settings['max_content_bytes']}")
-    bad = media.unsupported([p.content_type for p in parts])
-    warnings = []
-    if bad and settings["strict_media_types"]:
-        raise codec.ContentRefused(f"unsupported media type {', '.join(bad)}")
-    if bad:
-        warnings.append(f"unsupported media type accepted (lenient): {', '.join(bad)}")
-    with_smil = codec.with_smil(parts)
-    if len(with_smil) > len(parts):
-        warnings.append("no SMIL presentation was sent: the fake generated one")
-    return with_smil, warnings
 
 
 @bp.errorhandler(errors.FakeMmsError)
