@@ -165,7 +165,7 @@ def test_a_bad_log_format_is_a_startup_error():
     assert r.returncode == 2 and "FAKEMMS_LOG_FORMAT: cannot use 'xml'" in r.stderr
 
 
-# --- the Dockerfile, the compose file and the README against each other -----------------------
+# --- the Dockerfile, the compose file and the docs against each other -------------------------
 def test_dockerfile_runs_fakemms_as_a_non_root_pid_1_with_its_own_health_check():
     ops = dict(dockerfile_instructions())
     assert ops["USER"] not in ("root", "0")
@@ -274,8 +274,10 @@ def test_readme_ci_snippets_parse_and_match_the_image():
     assert served_url({**image_env(), **gitlab_job["variables"]}) == "http://127.0.0.1:8025"
 
 
-def test_readme_env_table_lists_every_known_name():
-    rows = re.findall(r"^\| `(FAKEMMS_\w+)` \|", readme_section(), re.M)
+def test_documented_env_table_lists_every_known_name():
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    section = text[text.index("## Environment variables"):]
+    rows = re.findall(r"^\| `(FAKEMMS_\w+)` \|", section, re.M)
     assert rows == list(ENV_VARS)
 
 

@@ -29,7 +29,7 @@ def blocks() -> list[tuple[bool, str, str]]:
 
 def test_readme_has_the_examples():
     names = [name for _, name, _ in blocks()]
-    assert names == ["client_example.py", "conftest.py", "test_example.py"]
+    assert names == ["conftest.py", "test_example.py", "client_example.py"]
 
 
 def test_readme_pytest_examples_pass(pytester: pytest.Pytester, monkeypatch):
