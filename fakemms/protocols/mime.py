@@ -93,29 +93,33 @@ _MAX_DEPTH = 50  # nested multiparts; deeper is a client error, not a crash
 _LINE_END = re.compile(rb"(?:\r\n|\r|\n)\Z")
 
 
-@lru_cache(maxsize=64)
-def _delimiter(boundary: str) -> re.Pattern[bytes]:
-    # RFC 2046, 5.1.1: a delimiter line is "--" boundary, "--" after the last part, then
-    # optional white space; as the email package reads it
-    token = re.escape(boundary.encode("latin-1", "replace"))
-    # (a line ends at CR LF, LF or a lone CR)
-    return re.compile(rb"(?:\A|(?<=[\r\n]))--" + token + rb"(--)?[ \t]*(\r\n|\r|\n|\Z)")
+# after "--" boundary on a delimiter line: "--" after the last part, optional white space,
+# the line's end (CR LF, LF or a lone CR, as the email package reads lines)
+_DELIMITER_END = re.compile(rb"(--)?[ \t]*(?:\r\n|\r|\n|\Z)")
 
 
 def _split(body: bytes, boundary: str, strip_blank_line: bool, depth: int
            ) -> list[MimePart] | None:
-    """The parts between the delimiter lines (None: no opening delimiter line); the preamble
-    and epilogue are dropped; with no closing delimiter the last part runs to the end."""
+    """The parts between the delimiter lines (RFC 2046, 5.1.1; None: no opening delimiter
+    line); the preamble and epilogue are dropped; with no closing delimiter the last part runs
+    to the end."""
     if depth > _MAX_DEPTH:
         raise MalformedRequest("multipart parts are nested too deeply")
+    token = b"--" + boundary.encode("latin-1", "replace")
     parts: list[MimePart] = []
     start = -1  # where the current part begins (after its delimiter line)
-    for m in _delimiter(boundary).finditer(body):
+    at = body.find(token)
+    while at >= 0:
+        end = _DELIMITER_END.match(body, at + len(token))
+        if end is None or (at and body[at - 1] not in b"\r\n"):
+            at = body.find(token, at + 1)  # not a delimiter line
+            continue
         if start >= 0:
-            parts.append(_part(body[start:m.start()], strip_blank_line, depth))
-        if m.group(1):  # the closing delimiter: the rest is the epilogue
+            parts.append(_part(body[start:at], strip_blank_line, depth))
+        if end.group(1):  # the closing delimiter: the rest is the epilogue
             return parts if start >= 0 else None
-        start = m.end()
+        start = end.end()
+        at = body.find(token, start)
     if start < 0:
         return None
     parts.append(_part(body[start:], strip_blank_line, depth))  # no closing delimiter
