@@ -303,7 +303,9 @@ def debian_mirror() -> tuple[str, str]:
     if not uris and Path("/etc/apt/sources.list").exists():
         uris = re.findall(r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)", Path("/etc/apt/sources.list")
                           .read_text(), re.M)
-    mirror = next((u for u in uris if "security" not in u), "http://deb.debian.org/debian")
+    mirror = next((u for u in uris if "security" not in u), None)
+    if mirror is None:
+        pytest.skip("no Debian mirror in this machine's apt sources to build the base image")
     return mirror, release.group(1) if release else "bookworm"
 
 

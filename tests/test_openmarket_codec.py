@@ -344,3 +344,32 @@ def test_build_multipart_round_trips_through_parse():
     root = mime.parse_multipart(body, "multipart/mixed; boundary=zz", strip_blank_line=True)
     assert [c.data for c in root.children] == [b'{"a": 1}', PNG_1PX]
     assert root.children[1].content_id == "p"
+
+
+def test_the_hand_check_never_passes_what_the_schema_refuses():
+    """validate_fields skips jsonschema for plainly valid fields: never for invalid ones."""
+    from fakemms.protocols.openmarket.codec import _plainly_valid, _validator
+
+    base = {"type": "MT", "source": "88600", "destination": "12515550130", "mtConfig": "c"}
+    values = {
+        "type": ["MT", "mt", None, 1],
+        "source": ["88600", "12", "12515550130", "012515550130", "88600\n", 88600, None, ""],
+        "destination": ["12515550130", "1251555013", "02515550130", "+12515550130",
+                        "12515550130\n", 12515550130, None],
+        "mtConfig": ["c", "", None, 3],
+        "subject": [..., "Hi", "", " ", "x" * 255, "x" * 256, None, 5, "\u00e9"],
+        "mobileOperatorId": [..., 1, 0, -1, 77.0, True, "77", None],
+    }
+    checked = 0
+    for name, options in values.items():
+        for value in options:
+            fields = dict(base)
+            if value is ...:
+                continue
+            fields[name] = value
+            for drop in (None, name):
+                f = {k: v for k, v in fields.items() if k != drop}
+                schema_ok = not list(_validator().iter_errors(f))
+                assert not _plainly_valid(f) or schema_ok, f
+                checked += schema_ok == _plainly_valid(f)
+    assert checked > 40  # and it agrees on most: the usual valid shapes take the fast path

@@ -1,18 +1,22 @@
-"""Shared multipart helpers on the standard library ``email`` package. No I/O.
+"""Shared multipart helpers. No I/O.
 
 ``parse_multipart`` turns an HTTP body and its Content-Type into decoded parts, keeping the
 headers as sent; nested multiparts are kept as parts of their own so a codec can walk them.
+Bodies are split at their delimiter lines here; the ``email`` package reads only the header
+blocks that are not plain ``Name: value`` lines (its feed parser over a whole body was a third
+of a request's CPU: docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import email
 import email.policy
+import quopri
 import re
 from dataclasses import dataclass, field
 from email.message import Message as EmailMessage
+from email.parser import BytesHeaderParser
 from functools import lru_cache
 
 from fakemms.errors import MalformedRequest
@@ -76,38 +80,111 @@ def parse_multipart(body: bytes, content_type: str | None, *, strip_blank_line: 
         raise MalformedRequest("empty body")
     if f"--{boundary}".encode("latin-1", "replace") not in body:
         raise MalformedRequest(f"the body has no --{boundary} delimiter")
-    header = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode(
-        "latin-1", "replace"
-    )
-    try:
-        msg = email.message_from_bytes(header + body, policy=_POLICY)
-        if not msg.is_multipart():
-            raise MalformedRequest("the body is not a multipart message")
-        root = _convert(msg, strip_blank_line)
-    except RecursionError:
-        # email's parser recurses once per nested multipart: a client error, not a crash
-        raise MalformedRequest("multipart parts are nested too deeply") from None
-    if not root.children:
+    children = _split(body, boundary, strip_blank_line, 0)
+    if children is None:
+        raise MalformedRequest("the body is not a multipart message")
+    if not children:
         raise MalformedRequest("the multipart body has no parts")
-    return root
+    return MimePart({"content-type": content_type or ""}, content_type or "", media, params,
+                    b"", None, children)
 
 
-def _convert(msg: EmailMessage, strip_blank_line: bool) -> MimePart:
-    items, leading = _split_url_lines(msg.items())
+_MAX_DEPTH = 50  # nested multiparts; deeper is a client error, not a crash
+_LINE_END = re.compile(rb"(?:\r\n|\r|\n)\Z")
+
+
+# after "--" boundary on a delimiter line: "--" after the last part, optional white space,
+# the line's end (CR LF, LF or a lone CR, as the email package reads lines)
+_DELIMITER_END = re.compile(rb"(--)?[ \t]*(?:\r\n|\r|\n|\Z)")
+
+
+def _split(body: bytes, boundary: str, strip_blank_line: bool, depth: int
+           ) -> list[MimePart] | None:
+    """The parts between the delimiter lines (RFC 2046, 5.1.1; None: no opening delimiter
+    line); the preamble and epilogue are dropped; with no closing delimiter the last part runs
+    to the end."""
+    if depth > _MAX_DEPTH:
+        raise MalformedRequest("multipart parts are nested too deeply")
+    token = b"--" + boundary.encode("latin-1", "replace")
+    parts: list[MimePart] = []
+    start = -1  # where the current part begins (after its delimiter line)
+    at = body.find(token)
+    while at >= 0:
+        end = _DELIMITER_END.match(body, at + len(token))
+        if end is None or (at and body[at - 1] not in b"\r\n"):
+            at = body.find(token, at + 1)  # not a delimiter line
+            continue
+        if start >= 0:
+            parts.append(_part(body[start:at], strip_blank_line, depth))
+        if end.group(1):  # the closing delimiter: the rest is the epilogue
+            return parts if start >= 0 else None
+        start = end.end()
+        at = body.find(token, start)
+    if start < 0:
+        return None
+    parts.append(_part(body[start:], strip_blank_line, depth))  # no closing delimiter
+    return parts
+
+
+_SIMPLE_HEADER = re.compile(rb"([!-9;-~]+):[ \t]*([ -~\t]*?)\r?\n?\Z")
+
+
+def _headers(chunk: bytes) -> tuple[list[tuple[str, object]], bytes, int]:
+    """A part's header fields as the email package reads them (compat32), the lines of the
+    header block it would take for content, and where the rest of the content starts."""
+    items: list[tuple[str, object]] = []
+    pos, n = 0, len(chunk)
+    simple = True
+    while pos < n:
+        end = chunk.find(b"\n", pos)
+        end = n if end < 0 else end + 1
+        line = chunk[pos:end]
+        pos = end
+        if line in (b"\r\n", b"\n"):  # the blank line that ends the headers
+            break
+        m = _SIMPLE_HEADER.match(line) if simple else None
+        if m and not line.startswith(b"From "):
+            items.append((m.group(1).decode("ascii"), m.group(2).decode("ascii")))
+        else:
+            simple = False
+    if simple:
+        return items, b"", pos
+    # anything unusual (folded or non-ASCII fields, a line that is not a field): the email
+    # package reads the header block, so the fields are what it always made of them
+    head = chunk[:pos]
+    msg = BytesHeaderParser(policy=_POLICY).parsebytes(head)
+    # the lines it took for content, as it holds them (get_payload() would decode them)
+    leftover = msg._payload  # noqa: SLF001
+    rest = leftover.encode("ascii", "surrogateescape") if isinstance(leftover, str) else b""
+    return list(msg.items()), rest, pos
+
+
+def _part(chunk: bytes, strip_blank_line: bool, depth: int) -> MimePart:
+    raw_items, leftover, start = _headers(chunk)
+    items, leading = _split_url_lines(raw_items)
     headers = {k.lower(): _header_str(v) for k, v in items}
     ctype = headers.get("content-type", "text/plain")
     media, params = content_type_params(ctype)
     cte = headers.get("content-transfer-encoding")
-    if msg.is_multipart():
-        children = [_convert(p, strip_blank_line) for p in msg.get_payload()]
-        return MimePart(headers, ctype, media or "multipart/mixed", params, b"", cte, children)
+    content = leftover + chunk[start:]
+    # as the email package does, the first Content-Type decides the structure (the headers
+    # keep the last one)
+    first = next((_header_str(v) for k, v in items if k.lower() == "content-type"), ctype)
+    outer, outer_params = (media, params) if first == ctype else content_type_params(first)
+    if outer.startswith("multipart/"):
+        if outer_params.get("boundary"):
+            children = _split(content, outer_params["boundary"], strip_blank_line, depth + 1)
+            if children is not None:
+                return MimePart(headers, ctype, media or "multipart/mixed", params, b"", cte,
+                                children)
+    else:  # the line break before the next delimiter is the delimiter's (RFC 2046, 5.1.1)
+        eol = _LINE_END.search(content)
+        content = content[:eol.start()] if eol else content
     encoding = (cte or "binary").strip().lower()
     if encoding == "base64":
-        text = msg.get_payload(decode=False)
-        data = _decode_base64(text.encode("ascii", "replace") if isinstance(text, str) else b"")
+        data = _decode_base64(content)
     elif encoding in _IDENTITY or encoding == "quoted-printable":
-        # decode=True gives the bytes exactly as sent (binary) or decoded (quoted-printable)
-        data = msg.get_payload(decode=True) or b""
+        data = quopri.decodestring(content) if encoding == "quoted-printable" else content
         if leading:
             data = leading + (b"\r\n\r\n" + data if data else b"")
         if strip_blank_line:

@@ -10,9 +10,8 @@ import base64
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
-
-from jsonschema import Draft202012Validator
 
 from fakemms import errors
 from fakemms.models import Part
@@ -56,7 +55,34 @@ FIELD_ERRORS: dict[str, tuple[type[errors.FakeMmsError] | None, type[errors.Fake
     "mobileOperatorId": (None, errors.InvalidMobileOperatorId),
 }
 
-_VALIDATOR = Draft202012Validator(SEND_SCHEMA)
+_DESTINATION = re.compile(INTERNATIONAL)
+_SOURCE = re.compile(SHORT_CODE_OR_INTERNATIONAL)
+_NOT_SPACE = re.compile(r"\S")
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator  # only when a request is not plainly valid
+
+    return Draft202012Validator(SEND_SCHEMA)
+
+
+def _plainly_valid(fields: dict[str, Any]) -> bool:
+    """SEND_SCHEMA's checks for the usual valid request, by hand (jsonschema cost a tenth of
+    a send). False is "let jsonschema look": it finds and names the problem."""
+    subject = fields.get("subject")
+    operator = fields.get("mobileOperatorId")
+    destination, source, mt_config = (fields.get("destination"), fields.get("source"),
+                                      fields.get("mtConfig"))
+    return (fields.get("type") == "MT"
+            and type(destination) is str and _DESTINATION.search(destination) is not None
+            and type(source) is str and _SOURCE.search(source) is not None
+            and type(mt_config) is str and len(mt_config) >= 1
+            and (subject is None and "subject" not in fields
+                 or type(subject) is str and 1 <= len(subject) <= 255
+                 and _NOT_SPACE.search(subject) is not None)
+            and (operator is None and "mobileOperatorId" not in fields
+                 or type(operator) is int and operator >= 1))
 _BASIC_ID = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
@@ -128,8 +154,10 @@ def decode_json_object(data: bytes) -> dict[str, Any]:
 
 def validate_fields(fields: dict[str, Any]) -> None:
     """Raise the documented error for the first violation, in code order."""
+    if _plainly_valid(fields):
+        return
     found: list[errors.FakeMmsError] = []
-    for err in _VALIDATOR.iter_errors(fields):
+    for err in _validator().iter_errors(fields):
         if err.validator == "required":
             name = next((f for f in FIELD_ERRORS if f"'{f}'" in err.message), None)
             missing = FIELD_ERRORS.get(name or "", (None, None))[0]
