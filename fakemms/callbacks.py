@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import requests
 
 from fakemms.clock import Clock
-from fakemms.models import iso
+from fakemms.models import AnswerGate, iso
 from fakemms.scheduler import Scheduler
 from fakemms.store import Store
 
@@ -79,7 +79,7 @@ class Callback:
     cancelled: bool = False  # forgotten (reset, eviction, account deleted): never retried
     next_attempt_at: float | None = None
     decision: str | None = None
-    gate: threading.Event | None = field(default=None, repr=False)
+    gate: AnswerGate | None = field(default=None, repr=False)  # the answer it must follow
     note: str | None = None
     timeout: float | None = None  # seconds to wait for the answer; None: the dispatcher's
 
@@ -305,7 +305,7 @@ class Dispatcher:
                 self._busy = 0
                 self._idle.notify_all()
 
-    def _wait_gate(self, gate: threading.Event) -> None:
+    def _wait_gate(self, gate: AnswerGate) -> None:
         # A callback never overtakes the answer to the request that caused it.
         deadline = Clock.monotonic() + GATE_WAIT_SECONDS
         while not gate.wait(0.1):

@@ -136,5 +136,11 @@ def _take_token(bucket: tuple[float, float] | None, rate: float,
 
 
 def _periods(now: float) -> tuple[str, str]:
-    d = datetime.fromtimestamp(now, UTC)
+    return _periods_of_day(int(now // 86400))
+
+
+@lru_cache(maxsize=64)
+def _periods_of_day(day: int) -> tuple[str, str]:
+    # one datetime per UTC day, not per message (a send asks for it on the hot path)
+    d = datetime.fromtimestamp(day * 86400, UTC)
     return f"day:{d:%Y-%m-%d}", f"month:{d:%Y-%m}"

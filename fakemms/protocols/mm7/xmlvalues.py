@@ -69,11 +69,15 @@ class Scope:
 
     def __init__(self, *namespaces: str) -> None:
         self.ns = frozenset(namespaces) | {""}
+        self._tags: dict[str, frozenset[str]] = {}  # name -> ElementTree's tags for it
 
     def children(self, el: ET.Element | None, name: str) -> list[ET.Element]:
         if el is None:
             return []
-        wanted = {f"{{{n}}}{name}" if n else name for n in self.ns}  # ElementTree's tags
+        wanted = self._tags.get(name)
+        if wanted is None:  # built once per name: a SubmitReq looks up dozens
+            wanted = self._tags[name] = frozenset(
+                f"{{{n}}}{name}" if n else name for n in self.ns)
         return [c for c in el if c.tag in wanted]
 
     def child(self, el: ET.Element | None, name: str) -> ET.Element | None:
