@@ -26,6 +26,7 @@ import base64
 import http.client
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,11 +45,17 @@ def account(name: str, port: int) -> dict:
         "dlr_url": f"http://{HOST}:{port}/dlr", "dlr_protocol": "http", "region": "US"}}}
 
 
-def run_phase(args: argparse.Namespace, hung: int, work: Path, label: str) -> dict:
-    receivers = Receivers(healthy=args.healthy, hung=hung, record=True,
+def run_phase(args: argparse.Namespace, work: Path, name: str, label: str, *, others: int = 0,
+              others_hung: bool = True) -> dict:
+    """The measured healthy accounts and ``others`` more, whose receivers never answer
+    (``others_hung``) or answer at once like the measured ones (the control: the same sends
+    and callbacks, nothing hung)."""
+    hung = others if others_hung else 0
+    receivers = Receivers(healthy=args.healthy + others - hung, hung=hung, record=True,
                           max_seconds=args.rounds * args.interval + args.wait + 120)
-    healthy = [(f"ok{i:03d}", port) for i, port in enumerate(receivers.healthy)]
-    hung_accounts = [(f"hung{i:03d}", port) for i, port in enumerate(receivers.hung)]
+    healthy = [(f"ok{i:03d}", port) for i, port in enumerate(receivers.healthy[:args.healthy])]
+    hung_accounts = [(f"other{i:03d}", port) for i, port in
+                     enumerate(receivers.hung or receivers.healthy[args.healthy:])]
     # interleaved, so a healthy send never waits behind a block of hung ones
     order = [a for pair in zip(hung_accounts, healthy, strict=False) for a in pair]
     order += healthy[len(hung_accounts):] + hung_accounts[len(healthy):]
@@ -65,9 +72,17 @@ def run_phase(args: argparse.Namespace, hung: int, work: Path, label: str) -> di
             for name, _ in order}
     sent: dict[str, tuple[float, float]] = {}  # mtId -> (start, latency) of healthy sends
     healthy_names = {n for n, _ in healthy}
+    expected = 0
     errors = 0
     health: dict = {}
     threads_peak = 0
+    spy = None
+    if args.py_spy:  # where the fake spends the GIL, per phase
+        spy = subprocess.Popen(
+            ["py-spy", "record", "--pid", str(server.proc.pid), "--gil", "--nonblocking",
+             "-r", "100", "-f", "raw", "-o", f"{args.py_spy}.{name}", "-d",
+             str(int(args.rounds * args.interval + 3))],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         conn = http.client.HTTPConnection(HOST, server.port, timeout=10)
         start = time.monotonic()
@@ -85,6 +100,8 @@ def run_phase(args: argparse.Namespace, hung: int, work: Path, label: str) -> di
                 if resp.status != 202:
                     errors += 1
                     continue
+                if not hung or name in healthy_names:
+                    expected += 1  # a report that will be delivered
                 if name in healthy_names:
                     sent[str(json.loads(data)["mtId"])] = (t0, t1 - t0)
             threads_peak = max(threads_peak, rss_kb(server.proc.pid)["Threads"])
@@ -94,23 +111,33 @@ def run_phase(args: argparse.Namespace, hung: int, work: Path, label: str) -> di
         while time.monotonic() < deadline:
             health = server.health()
             threads_peak = max(threads_peak, rss_kb(server.proc.pid)["Threads"])
-            if (health.get("callbacks_delivered") or 0) >= len(sent):
+            if (health.get("callbacks_delivered") or 0) >= expected:
                 break
             time.sleep(0.2)
         health = server.health()
     finally:
+        if spy is not None:
+            try:
+                spy.wait(args.rounds * args.interval + args.wait + 30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+                spy.wait()
         code, took = server.stop()
         got = receivers.stop()
         tracebacks = server.count_tracebacks()
     late = []
+    early = []  # reports due before the first hung attempt could time out
     arrived = set()
     for _port, at, mt_id in got["records"]:
         if mt_id in sent and mt_id not in arrived:
             arrived.add(mt_id)
             late.append((at - sent[mt_id][0] - args.after) * 1000)
+            if sent[mt_id][0] + args.after < start + args.timeout:
+                early.append(late[-1])
     late.sort()
+    early.sort()
     return {"label": label, "hung": hung, "healthy": args.healthy, "sent": len(sent),
-            "arrived": len(arrived), "errors": errors, "late_ms": late,
+            "arrived": len(arrived), "errors": errors, "late_ms": late, "early_ms": early,
             "send_ms_p50": statistics.median(v[1] for v in sent.values()) * 1000 if sent else 0,
             "threads_peak": threads_peak, "health": health, "exit": code,
             "exit_seconds": round(took, 2), "tracebacks": tracebacks}
@@ -126,7 +153,9 @@ def describe(res: dict, goal_ms: float) -> str:
             f"{p(50):>7.1f} | {p(99):>7.1f} | {worst:>7.1f} | {res['send_ms_p50']:>6.1f} | "
             f"{res['threads_peak']:>7} | {h.get('lanes', '-'):>5} | "
             f"{h.get('callbacks_shed', '-'):>4} | {res['tracebacks']:>2} | "
-            f"{res['exit']} in {res['exit_seconds']:g} s | {verdict:<6} |")
+            f"{res['exit']} in {res['exit_seconds']:g} s | {verdict:<6} | "
+            f"{percentile(res['early_ms'], 50):>6.1f} | "
+            f"{percentile(res['early_ms'], 99):>6.1f} |")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -139,8 +168,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--timeout", type=float, default=2.0, help="callback timeout, seconds")
     ap.add_argument("--wait", type=float, default=20.0,
                     help="at most this long for the healthy reports after the last round")
+    ap.add_argument("--control", action=argparse.BooleanOptionalAction, default=True,
+                    help="a third phase: the other accounts' receivers answer at once (the "
+                         "same traffic as with hung ones, nothing hung)")
     ap.add_argument("--goal-ms", type=float, default=100.0, help="allowed lateness")
     ap.add_argument("--json", help="write the figures to this file")
+    ap.add_argument("--py-spy", metavar="FILE",
+                    help="profile the fake in each phase (py-spy record --gil, raw) into "
+                         "FILE.baseline, FILE.hung, FILE.control (py-spy must be on PATH)")
     args = ap.parse_args(argv)
 
     m = machine()
@@ -151,20 +186,23 @@ def main(argv: list[str] | None = None) -> None:
           f"rounds every {args.interval:g} s, one send per account each", flush=True)
     with tempfile.TemporaryDirectory(prefix="fakemms-bench-lanes-") as tmp:
         work = Path(tmp)
-        results = [run_phase(args, 0, work, "baseline (no hung)"),
-                   run_phase(args, args.hung, work, f"with {args.hung} hung")]
+        results = [run_phase(args, work, "baseline", "baseline (no hung)"),
+                   run_phase(args, work, "hung", f"with {args.hung} hung", others=args.hung)]
+        if args.control:
+            results.append(run_phase(args, work, "control", f"control: {args.hung} healthy",
+                                     others=args.hung, others_hung=False))
     print(f"\nlateness of healthy reports, ms after due (goal <= {args.goal_ms:g})")
     print("| phase                  | hung | arrived   |  median |     p99 |     max | send "
-          "ms | threads | lanes | shed | tb | SIGTERM exit  | goal   |")
+          "ms | threads | lanes | shed | tb | SIGTERM exit  | goal   | early median | p99 |")
     print("|------------------------|------|-----------|---------|---------|---------|-----"
-          "---|---------|-------|------|----|---------------|--------|")
+          "---|---------|-------|------|----|---------------|--------|--------|--------|")
     for res in results:
         print(describe(res, args.goal_ms))
-    base, hung = results
-    if base["late_ms"] and hung["late_ms"]:
-        ratio = [percentile(hung["late_ms"], q) / max(1e-9, percentile(base["late_ms"], q))
-                 for q in (50, 99)]
-        print(f"with hung / baseline: median x{ratio[0]:.2f}, p99 x{ratio[1]:.2f}")
+    for res in results[1:]:
+        if results[0]["late_ms"] and res["late_ms"]:
+            ratio = [percentile(res["late_ms"], q) / max(1e-9, percentile(results[0]["late_ms"], q))
+                     for q in (50, 99)]
+            print(f"{res['label']} / baseline: median x{ratio[0]:.2f}, p99 x{ratio[1]:.2f}")
     m2 = machine()
     print(f"load average at the end {m2['load']} ({m2['date']})")
     if args.json:
