@@ -30,13 +30,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import HOST, machine, percentile  # noqa: E402
 from _receiver import Receivers  # noqa: E402
-from memory import Server, rss_kb  # noqa: E402
+from memory import Server, get_json, rss_kb  # noqa: E402
 from send import BOUNDARY, send_body  # noqa: E402
 
 
@@ -115,6 +116,12 @@ def run_phase(args: argparse.Namespace, work: Path, name: str, label: str, *, ot
                 break
             time.sleep(0.2)
         health = server.health()
+        # the fake's own times, to split the lateness: scheduler, lane queue, HTTP
+        offset = time.time() - time.monotonic()
+        stored = {m["id"]: m for m in get_json(
+            server.url + "/_fakemms/api/messages?limit=100000")["messages"]}
+        callbacks = {c["message_id"]: c for c in get_json(
+            server.url + "/_fakemms/api/callbacks")["callbacks"] if c["attempts"]}
     finally:
         if spy is not None:
             try:
@@ -136,11 +143,27 @@ def run_phase(args: argparse.Namespace, work: Path, name: str, label: str, *, ot
                 early.append(late[-1])
     late.sort()
     early.sort()
+    stages: dict[str, list[float]] = {"fired": [], "queued": [], "http": []}
+    for _port, at, mt_id in got["records"]:
+        if mt_id in sent and mt_id in stored and mt_id in callbacks:
+            due = wall(stored[mt_id]["created_at"]) + args.after
+            created = wall(callbacks[mt_id]["created_at"])
+            attempt = wall(callbacks[mt_id]["attempts"][0]["at"])
+            stages["fired"].append((created - due) * 1000)
+            stages["queued"].append((attempt - created) * 1000)
+            stages["http"].append((at + offset - attempt) * 1000)
+    for values in stages.values():
+        values.sort()
     return {"label": label, "hung": hung, "healthy": args.healthy, "sent": len(sent),
-            "arrived": len(arrived), "errors": errors, "late_ms": late, "early_ms": early,
+            "arrived": len(arrived), "errors": errors, "stages_ms": stages, "late_ms": late,
+            "early_ms": early,
             "send_ms_p50": statistics.median(v[1] for v in sent.values()) * 1000 if sent else 0,
             "threads_peak": threads_peak, "health": health, "exit": code,
             "exit_seconds": round(took, 2), "tracebacks": tracebacks}
+
+
+def wall(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
 
 
 def describe(res: dict, goal_ms: float) -> str:
@@ -198,6 +221,13 @@ def main(argv: list[str] | None = None) -> None:
           "---|---------|-------|------|----|---------------|--------|--------|--------|")
     for res in results:
         print(describe(res, args.goal_ms))
+    print("\nwhere the time goes, ms, p50 / p99 (the fake's own times: due -> job fired -> "
+          "attempt started -> arrival at the receiver)")
+    for res in results:
+        st = res["stages_ms"]
+        print(f"  {res['label']:<22} " + "; ".join(
+            f"{k} {percentile(v, 50):.1f} / {percentile(v, 99):.1f}" for k, v in st.items())
+            + f" ({len(st['fired'])} reports)")
     for res in results[1:]:
         if results[0]["late_ms"] and res["late_ms"]:
             ratio = [percentile(res["late_ms"], q) / max(1e-9, percentile(results[0]["late_ms"], q))
