@@ -138,6 +138,8 @@ class Dispatcher:
         self._busy = 0  # callbacks queued or under way
         self._closing = False
         self.shed = 0  # callbacks refused because their lane's backlog was full
+        self.dropped = 0  # retries not made: the callback was evicted with its message
+        self.cancelled = 0  # queued callbacks not sent: reset, account deleted, MT cancelled
         self.delivered = 0
         self.failed = 0
 
@@ -174,8 +176,10 @@ class Dispatcher:
 
     def _due(self, callback_id: str) -> None:
         callback = self.store.get_callback(callback_id)
-        if callback is not None:
-            self._enqueue(callback)
+        if callback is None:
+            self.dropped += 1  # its message was evicted (or forgotten) before the retry
+            return
+        self._enqueue(callback)
 
     def _enqueue(self, callback: Callback) -> None:
         if callback.cancelled or callback.state in ("delivered", "failed"):
@@ -236,6 +240,7 @@ class Dispatcher:
                 kept = deque(c for c in lane.queue if not everything and not c.cancelled)
                 dropped += len(lane.queue) - len(kept)
                 lane.queue = kept
+            self.cancelled += dropped
             self._busy -= dropped
             if self._busy <= 0:
                 self._busy = 0
@@ -264,6 +269,7 @@ class Dispatcher:
             return {"callbacks_queued": sum(len(lane.queue) for lane in self._lanes.values()),
                     "callbacks_busy": self._busy, "lanes": len(self._lanes),
                     "callback_threads": len(self._threads), "callbacks_shed": self.shed,
+                    "callbacks_dropped": self.dropped, "callbacks_cancelled": self.cancelled,
                     "callbacks_delivered": self.delivered, "callbacks_failed": self.failed}
 
     # --- sending ----------------------------------------------------------------------------
@@ -316,7 +322,8 @@ class Dispatcher:
         if callback.gate is not None:
             self._wait_gate(callback.gate)
         if not self.store.start_attempt(callback):
-            return  # cancelled or ended while it waited
+            self.cancelled += 1  # cancelled while it waited in its lane
+            return
         attempt = self._attempt(callback, session)
         now = self.clock.now()
         if attempt.outcome == "success":

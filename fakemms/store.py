@@ -234,10 +234,10 @@ class Store:
         message.callback_ids.append(callback.id)
 
     def _forget_callbacks(self, ids: Iterable[str]) -> None:
+        # Evicted with their message: the record goes, but a callback queued or under way is
+        # still sent and counted (the application is owed its report); it is not retried.
         for callback_id in ids:
-            callback = self._callbacks.pop(callback_id, None)
-            if callback is not None:
-                callback.cancelled = True
+            if self._callbacks.pop(callback_id, None) is not None:
                 self.evicted_callbacks += 1
 
     def start_attempt(self, callback: Callback) -> bool:

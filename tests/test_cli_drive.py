@@ -123,13 +123,13 @@ def test_messages_follow_prints_what_happens(served):
 
 def test_clear_one_line_errors():
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind(("127.0.0.1", 0))  # held bound and not listening: refused, and nobody reuses it
         url = f"http://127.0.0.1:{s.getsockname()[1]}"
-    for argv in (["mo", "--text", "x"], ["report", "1", "--status", "Expired"], ["messages"],
-                 ["clock", "advance", "1h"]):
-        done = fakemms(*argv, url=url)
-        assert done.returncode == 1
-        assert done.stderr == f"fakemms is not reachable at {url} (connection refused)\n"
+        for argv in (["mo", "--text", "x"], ["report", "1", "--status", "Expired"],
+                     ["messages"], ["clock", "advance", "1h"]):
+            done = fakemms(*argv, url=url)
+            assert done.returncode == 1
+            assert done.stderr == f"fakemms is not reachable at {url} (connection refused)\n"
 
 
 def test_server_refusals_are_one_line(served, tmp_path):

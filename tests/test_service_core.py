@@ -308,3 +308,21 @@ def test_unloading_a_scenario_cancels_the_mos_it_scheduled(make_fake, receiver):
     fake.post("/_fakemms/api/scenarios", json=scripted)  # replaced: scheduled once, not twice
     fake.post("/_fakemms/api/clock/advance", json={"seconds": 30})
     assert len(receiver.received) == 4
+
+
+def test_a_callback_under_way_when_its_message_is_evicted_is_still_sent_and_counted(
+        make_fake, receiver):
+    answer, arrived, release = blocking_answer()
+    receiver.answer = answer
+    fake = make_fake(with_dlr(receiver.url("/dlr")) | {
+        "max_messages": 1, "default_report": {"status": "Retrieved", "after": 0},
+        "callbacks": {"retry_delays": [0.1], "timeout_seconds": 5, "workers": 1}})
+    fake.send(om_body())
+    assert arrived.wait(10)  # the first report is under way
+    fake.send(om_body())  # evicts the first message; its report is queued behind it
+    release.set()
+    receiver.wait_for(2)
+    assert fake.backend.dispatcher.wait_idle(10)
+    health = fake.get("/_fakemms/health").json()
+    assert health["callbacks_delivered"] == 2 and health["evicted_callbacks"] == 1
+    assert health["callbacks_cancelled"] == 0 and health["callbacks_dropped"] == 0
