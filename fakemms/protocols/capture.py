@@ -22,8 +22,9 @@ def raw_request(body: bytes, limit: int = RAW_LIMIT) -> bytes:
         shown = "(redacted)" if name.lower() in _SECRET_HEADERS else value
         lines.append(f"{name}: {shown}")
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+    raw = (head + body)[:limit]
     # the legacy gateway's password travels in the query, a form or a multipart field
-    return _PASS_FIELD.sub(rb"\1(redacted)", (head + body)[:limit])
+    return _PASS_FIELD.sub(rb"\1(redacted)", raw) if b"pass" in raw else raw
 
 
 _PASS_FIELD = re.compile(rb'((?:[?&\s]|^)pass=|name="pass"\r?\n\r?\n)[^&\s]*')

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import (
@@ -64,20 +65,23 @@ def split_tag(tag: object) -> tuple[str, str]:
     return "", tag
 
 
+@lru_cache(maxsize=1024)
+def _tags(namespaces: frozenset[str], name: str) -> frozenset[str]:
+    """ElementTree's tags for ``name`` in these namespaces (built once: a SubmitReq looks up
+    dozens, each request in a Scope of its own)."""
+    return frozenset(f"{{{n}}}{name}" if n else name for n in namespaces)
+
+
 class Scope:
     """Child lookups by local name in the MM7 namespace (or unqualified)."""
 
     def __init__(self, *namespaces: str) -> None:
         self.ns = frozenset(namespaces) | {""}
-        self._tags: dict[str, frozenset[str]] = {}  # name -> ElementTree's tags for it
 
     def children(self, el: ET.Element | None, name: str) -> list[ET.Element]:
         if el is None:
             return []
-        wanted = self._tags.get(name)
-        if wanted is None:  # built once per name: a SubmitReq looks up dozens
-            wanted = self._tags[name] = frozenset(
-                f"{{{n}}}{name}" if n else name for n in self.ns)
+        wanted = _tags(self.ns, name)
         return [c for c in el if c.tag in wanted]
 
     def child(self, el: ET.Element | None, name: str) -> ET.Element | None:
