@@ -105,6 +105,9 @@ class _Lane:
     queue: deque[Callback] = field(default_factory=deque)
     workers: int = 0  # threads alive for this lane
     idle: int = 0  # of which waiting for work
+    # the last attempt found nobody answering (timeout, refused): one attempt at a time until
+    # it answers again, so a dead endpoint holds one thread, not ``per_destination``
+    unreachable: bool = False
 
 
 def destination(url: str) -> str:
@@ -200,7 +203,7 @@ class Dispatcher:
                 self._busy += 1
                 if lane.idle:
                     lane.cond.notify()
-                elif lane.workers < self.per_destination:
+                elif lane.workers < (1 if lane.unreachable else self.per_destination):
                     self._start_worker(lane)
         if shed:
             attempt = Attempt(number=callback.attempt_count + 1, at=self.clock.now(),
@@ -287,7 +290,8 @@ class Dispatcher:
                         lane.idle += 1
                         lane.cond.wait(left)
                         lane.idle -= 1
-                    if not lane.queue or self._closing:
+                    spare = lane.unreachable and lane.workers > 1  # one is enough
+                    if not lane.queue or self._closing or spare:
                         lane.workers -= 1
                         if lane.workers == 0 and not lane.queue and \
                                 self._lanes.get(lane.key) is lane:
@@ -296,7 +300,9 @@ class Dispatcher:
                         return
                     callback = lane.queue.popleft()
                 try:
-                    self._process(callback, session)
+                    outcome = self._process(callback, session)
+                    if outcome is not None:
+                        lane.unreachable = outcome in ("timeout", "connection-error")
                 except Exception:
                     log.exception("callback %s: attempt failed unexpectedly", callback.id)
                 finally:
@@ -318,12 +324,13 @@ class Dispatcher:
             if self._closing or Clock.monotonic() > deadline:
                 return
 
-    def _process(self, callback: Callback, session: requests.Session | None) -> None:
+    def _process(self, callback: Callback, session: requests.Session | None) -> str | None:
+        """One attempt; its outcome (None: not attempted)."""
         if callback.gate is not None:
             self._wait_gate(callback.gate)
         if not self.store.start_attempt(callback):
             self.cancelled += 1  # cancelled while it waited in its lane
-            return
+            return None
         attempt = self._attempt(callback, session)
         now = self.clock.now()
         if attempt.outcome == "success":
@@ -335,7 +342,7 @@ class Dispatcher:
             else:
                 state, next_at, kind = "retrying", now + delay, "callback.attempt"
         if not self.store.record_attempt(callback, attempt, state, next_at):
-            return  # forgotten while the attempt was under way: neither retried nor counted
+            return attempt.outcome  # forgotten meanwhile: neither retried nor counted
         if state == "delivered":
             self.delivered += 1
         elif state == "failed":
@@ -343,6 +350,7 @@ class Dispatcher:
         else:
             self._schedule(callback, next_at)  # type: ignore[arg-type]
         self.store.publish(kind, self._event(callback, attempt))
+        return attempt.outcome
 
     def _attempt(self, callback: Callback, session: requests.Session | None) -> Attempt:
         number = callback.attempt_count + 1

@@ -326,3 +326,28 @@ def test_a_callback_under_way_when_its_message_is_evicted_is_still_sent_and_coun
     health = fake.get("/_fakemms/health").json()
     assert health["callbacks_delivered"] == 2 and health["evicted_callbacks"] == 1
     assert health["callbacks_cancelled"] == 0 and health["callbacks_dropped"] == 0
+
+
+def test_an_unreachable_destination_is_tried_one_attempt_at_a_time(make_fake):
+    import socket
+
+    with socket.socket() as hung:  # accepts (the backlog) and never answers
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(64)
+        url = f"http://127.0.0.1:{hung.getsockname()[1]}/dlr"
+        fake = make_fake(with_dlr(url) | {
+            "default_report": {"status": "Retrieved", "after": 0},
+            "callbacks": {"workers": 4, "timeout_seconds": 0.5, "retry_delays": [60]}})
+        for _ in range(8):
+            fake.send(om_body())
+        stats = fake.backend.dispatcher.stats
+        deadline = time.monotonic() + 10
+        while fake.backend.dispatcher.failed + sum(
+                1 for c in fake.backend.store.callback_dicts() if c["attempt_count"]) < 5:
+            assert time.monotonic() < deadline, stats()
+            time.sleep(0.05)
+        # after its first timeouts the lane keeps one thread for the rest of its queue
+        while stats()["callback_threads"] > 1:
+            assert time.monotonic() < deadline, stats()
+            time.sleep(0.05)
+        assert stats()["callbacks_queued"] >= 1 and stats()["callback_threads"] == 1
