@@ -7,35 +7,17 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from fakemms.errors import FakeMmsError
-from fakemms.protocols.legacy.model import (  # noqa: F401
-    _FALSE,
-    _MAX_FIELDS,
-    _ORIGINATOR,
-    _RECIPIENT,
-    _SEND_PARAMS,
-    _TRUE,
-    _ZIP_TYPES,
-    ABANDON_AFTER_SECONDS,
-    ANSWER_WITHIN_SECONDS,
-    AU,
+from fakemms.protocols.legacy.model import (
     DATE_FORMATS,
     DELIVERY,
-    IE,
-    MIN_EXPIRY_SECONDS,
     MMS,
     READ,
     READ_STATUS_TABLE,
-    RETRIEVE_PATHS,
     SMS,
     STATUS_NAMES,
     STATUS_TABLE,
     UK,
-    US,
-    LegacyMo,
     Pairs,
-    QueryInput,
-    RetrieveRequest,
-    SendMmsRequest,
 )
 from fakemms.protocols.mime import build_multipart
 
