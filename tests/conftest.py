@@ -16,8 +16,8 @@ from fakemms.app import create_app
 from fakemms.server import ServerThread
 
 DATA = Path(__file__).parent / "data"
-# Copies of ../shared/fixtures and ../shared/reference (tests/data/README.md names the sources):
-# the repository stands alone.
+# Copies of the project's real-world fixtures and provider documents (tests/data/README.md names
+# their sources): the repository stands alone.
 SHARED = DATA
 
 ACCOUNT = {
