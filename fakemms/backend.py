@@ -147,6 +147,7 @@ class Backend:
             self.content.then(message, decision.reports, self._schedule_reports)
         else:
             self._schedule_reports(message, decision.reports)
+        self.scheduler.help()  # fire what fell due meanwhile: firing keeps pace under load
         # the answer is slow, the message already accepted: its reports still wait for it
         Clock.sleep_wall(decision.latency)
         return message

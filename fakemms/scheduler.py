@@ -47,6 +47,7 @@ class Scheduler:
         self._cond = threading.Condition()
         self._seq = itertools.count()
         self._advance_lock = threading.Lock()
+        self._firing = threading.Lock()  # held by the thread that fires due jobs
         self._stopped = False
         self.fired = 0
         self.dropped = 0  # jobs cancelled because what they belonged to was forgotten
@@ -157,17 +158,38 @@ class Scheduler:
     # --- firing -----------------------------------------------------------------------------
     def run_due(self) -> int:
         """Fire every job due by now, in due order; returns how many fired."""
+        return self._fire_due(None, blocking=True)
+
+    def help(self, limit: int = 2) -> int:
+        """Fire up to ``limit`` due jobs in the caller's thread, unless another thread is
+        firing one. Request threads call it for each message they accept, so firing keeps pace
+        with accepting when the scheduler thread gets too little of the GIL under load (a
+        real clock only: a paused one fires on advance)."""
+        if self.clock.paused:
+            return 0
+        return self._fire_due(limit, blocking=False)
+
+    def _fire_due(self, limit: int | None, *, blocking: bool) -> int:
+        # One job at a time under ``_firing`` (taken per job, so helpers get their turn):
+        # jobs fire one after another, in due order, whichever thread fires them.
         fired = 0
-        while True:
-            with self._cond:
-                self._drop_cancelled_head()
-                if self._stopped or not self._heap or self._heap[0].due > self.clock.now():
-                    return fired
-                job = heapq.heappop(self._heap)
-                if job.key is not None:
-                    self._unindex(job)
-            self._fire(job)
+        while limit is None or fired < limit:
+            if not self._firing.acquire(blocking=blocking):
+                return fired
+            try:
+                with self._cond:
+                    self._drop_cancelled_head()
+                    if self._stopped or not self._heap or \
+                            self._heap[0].due > self.clock.now():
+                        return fired
+                    job = heapq.heappop(self._heap)
+                    if job.key is not None:
+                        self._unindex(job)
+                self._fire(job)
+            finally:
+                self._firing.release()
             fired += 1
+        return fired
 
     def advance(self, seconds: float, settle: Callable[[], None] | None = None) -> int:
         """Move the clock forward, stopping at each due job; ``settle`` runs after each stop
