@@ -28,7 +28,7 @@ from fakemms.config import (
 from fakemms.errors import ConfigError
 from fakemms.guards import Guards
 from fakemms.models import Account, Message, Part, Report
-from fakemms.protocols.mime import content_type_params
+from fakemms.protocols.mime import MimeLimits, content_type_params
 from fakemms.protocols.mm7.tables import VERSION_NAMESPACES
 from fakemms.remote_content import RemoteContent, needs_fetch
 from fakemms.rng import Rng
@@ -51,6 +51,8 @@ class Backend:
         self.store.set_accounts(config.accounts())
         self.guards = Guards(self.store, self.clock, config["trusted_proxies"])
         self.strict_mime: bool = config["strict_mime"]
+        caps = config["content"]  # hostile content (docs/service.md)
+        self.mime_limits = MimeLimits(**{k: caps[k] for k in MimeLimits.__dataclass_fields__})
         self.decision_header: bool = config["decision_header"]
         self.http_status: dict[int, int] = {int(k): v for k, v in config["http_status"].items()}
         self.scheduler = Scheduler(self.clock)
@@ -64,7 +66,8 @@ class Backend:
             mm7_namespaces={**VERSION_NAMESPACES, **config["mm7"]["callback_namespaces"]},
             legacy_timeout=config["legacy"]["timeout_seconds"],
             legacy_expiry=config["legacy"]["expiry_seconds"])
-        self.content = RemoteContent(self.store, self.clock, config["remote_content"])
+        self.content = RemoteContent(self.store, self.clock, config["remote_content"],
+                                     max_ratio=caps["max_ratio"])
         self._callback_seq = itertools.count(1)
         self._lock = threading.RLock()
         self.set_scenarios(scenarios)
@@ -158,8 +161,14 @@ class Backend:
 
     def legacy_parts(self, req: Any) -> list[Part]:
         """A SendMMS request's parts, its zip fetched when given by URL (mt_content)."""
-        return mt_content.legacy_parts(req, self.content.fetcher,
-                                       self.config["legacy"]["max_zip_bytes"])
+        return mt_content.legacy_parts(req, self.content.fetcher, self.zip_limits())
+
+    def zip_limits(self) -> dict[str, Any]:
+        """``read_zip``'s caps for a legacy mms.zip, uploaded or fetched (docs/legacy.md)."""
+        caps = self.config["content"]
+        return {"max_total_bytes": self.config["legacy"]["max_zip_bytes"],
+                "max_entries": caps["max_zip_entries"],
+                "max_entry_bytes": caps["max_entry_bytes"], "max_ratio": caps["max_ratio"]}
 
     def mt_config_for_vasid(self, account: Account, vas_id: str | None) -> str:
         """MM7's VASID names the MT configuration (openmarket-mms-overview.txt); an empty or

@@ -146,6 +146,19 @@ SCHEMA: dict[str, Any] = {
                 "default_ttl": {"type": "number", "minimum": 0},
             },
         },
+        "content": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "max_parts": {"type": "integer", "minimum": 1},
+                "max_depth": {"type": "integer", "minimum": 1},
+                "max_part_headers": {"type": "integer", "minimum": 1},
+                "max_header_line": {"type": "integer", "minimum": 80},
+                "max_zip_entries": {"type": "integer", "minimum": 1},
+                "max_entry_bytes": {"type": "integer", "minimum": 1},
+                "max_ratio": {"type": "number", "minimum": 1},
+            },
+        },
         "http": {
             "type": "object",
             "additionalProperties": False,
@@ -221,6 +234,12 @@ DEFAULTS: dict[str, Any] = {
     # legacy-mms-gateway-receive.txt: retrievable until expiry, "no less than 24 hours";
     # answers are due "sub 10 seconds"
     "legacy": {"expiry_seconds": 86400, "timeout_seconds": 10, "max_zip_bytes": 16 * 1024 * 1024},
+    # hostile content (docs/service.md): the documents give no figures, so these are generous
+    # for an MMS; MIME caps apply to every multipart body, zip caps to the legacy mms.zip,
+    # max_ratio also to a remote answer's Content-Encoding
+    "content": {"max_parts": 100, "max_depth": 10, "max_part_headers": 100,
+                "max_header_line": 8192, "max_zip_entries": 100,
+                "max_entry_bytes": 8 * 1024 * 1024, "max_ratio": 200},
     "http": HTTP_DEFAULTS,
 }
 
