@@ -282,6 +282,28 @@ def test_the_retrieved_mms_zip_has_safe_unique_names(make_fake) -> None:
         assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,110}", name), name
 
 
+def test_mm7_content_location_tricks_stay_out_of_download_names(shared: Fake) -> None:
+    tricks = ["../../etc/passwd", "C:\\Windows\\win.ini", "/abs/\u202eevil.png", "..\\..\\..",
+              "x" * 5000 + ".txt"]
+    parts = [({"Content-Type": "text/plain", "Content-ID": f"<t{i}>", "Content-Location": name},
+              b"x") for i, name in enumerate(tricks)]
+    r = mm7_post(shared, parts)
+    assert r.status_code == 200, r.text
+    message = shared.get("/_fakemms/api/messages/latest").json()
+    dispositions = {}
+    for index, part in enumerate(message["parts"]):
+        got = shared.get(f"/_fakemms/api/messages/{message['id']}/parts/{index}")
+        assert got.status_code == 200
+        dispositions[part["content_id"].strip("<>")] = got.headers["Content-Disposition"]
+    assert dispositions["t0"] == 'attachment; filename="passwd"'
+    assert dispositions["t1"] == 'attachment; filename="win.ini"'
+    assert dispositions["t3"] == 'attachment; filename="t3"'  # nothing left: the Content-ID
+    for value in dispositions.values():
+        plain = re.fullmatch(r'attachment; filename="([A-Za-z0-9._-]{1,100})"(; filename\*=.*)?',
+                             value)
+        assert plain and "%2F" not in value and "%5C" not in value and "%E2%80%AE" not in value
+
+
 # --- part downloads with CR/LF in a Content-Id ---------------------------------------------------
 def test_part_download_headers_cannot_be_split(shared: Fake) -> None:
     # a folded Content-Id keeps its line break; it must not reach a response header as one
