@@ -47,7 +47,8 @@ def get_message(id: str) -> Response:
 
 
 @operation("GET", "/api/messages/<id>/parts/<int:n>", path_params=ID, answer={
-    "description": "the part's bytes, with its Content-Type (and Content-Id)",
+    "description": "the part's bytes, with its Content-Type (and Content-Id) and a "
+                   "Content-Disposition naming it safely (RFC 6266, RFC 5987)",
     "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}})
 def get_part(id: str, n: int) -> Response:
     """The raw bytes of part n (from 0), with its Content-Type"""
