@@ -18,6 +18,9 @@ def problem(value: Any, max_depth: int = MAX_DEPTH, max_values: int = MAX_VALUES
             ) -> str | None:
     """Why ``value`` is refused (too deep, too many values, refers to itself), or None.
     Each list or mapping is looked at once, however many aliases name it."""
+    if isinstance(value, dict) and len(value) <= max_values and not any(
+            isinstance(v, dict | list) for v in value.values()):
+        return None  # the usual case: one flat object
     measured: dict[int, tuple[int, int]] = {}  # id -> (depth below it, values in it)
     open_ids: set[int] = set()
     stack: list[tuple[Any, bool]] = [(value, False)]

@@ -169,17 +169,17 @@ def _headers(chunk: bytes, limits: MimeLimits = DEFAULT_LIMITS
         pos = end
         if line in (b"\r\n", b"\n"):  # the blank line that ends the headers
             break
+        m = _SIMPLE_HEADER.match(line) if simple else None
         if header_like:
-            header_like = _HEADER_LIKE.match(line) is not None
-        if header_like:
-            lines += 1
+            header_like = m is not None or _HEADER_LIKE.match(line) is not None
+            lines += header_like
             if lines > limits.max_part_headers:
                 raise ContentLimitExceeded(f"a MIME part has more than "
                                            f"{limits.max_part_headers} header lines")
-            if len(line.rstrip(b"\r\n")) > limits.max_header_line:
+            if header_like and len(line) > limits.max_header_line + 2 \
+                    and len(line.rstrip(b"\r\n")) > limits.max_header_line:
                 raise ContentLimitExceeded(f"a MIME part has a header line longer than "
                                            f"{limits.max_header_line} bytes")
-        m = _SIMPLE_HEADER.match(line) if simple else None
         if m and not line.startswith(b"From "):
             items.append((m.group(1).decode("ascii"), m.group(2).decode("ascii")))
         else:
