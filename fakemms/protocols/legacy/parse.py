@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from fakemms.errors import MalformedRequest
 from fakemms.models import Part
 from fakemms.protocols.legacy.archive import (
     DEFAULT_MAX_ENTRIES,
@@ -19,6 +20,7 @@ from fakemms.protocols.legacy.archive import (
 )
 from fakemms.protocols.legacy.errors import (
     InvalidParameter,
+    LegacyError,
     MissingParameter,
     NoMmsContent,
 )
@@ -120,7 +122,10 @@ def parse_send_mms(query: QueryInput = b"", body: bytes = b"", content_type: str
         pairs += form
         warnings += more
     elif media == "multipart/form-data":
-        form_fields, files = parse_form(body, content_type, mime_limits)
+        try:
+            form_fields, files = parse_form(body, content_type, mime_limits)
+        except MalformedRequest as exc:  # the gateway's own plain-text 400 (docs/legacy.md)
+            raise LegacyError(f"the multipart form: {exc.detail}") from None
         pairs += form_fields
         zip_file = files.get("mms.zip") or next(
             (f for f in files.values() if f[0].lower() == "mms.zip"), None)
