@@ -147,7 +147,8 @@ def fakemms_server(fakemms_url: str | None,
         app = create_app(config)
         thread = ServerThread(app, "127.0.0.1", 0, **app.extensions["fakemms"].config["http"])
         thread.start()
-        server = FakeMmsServer(thread.url, Client(thread.url), thread=thread)
+        token = app.extensions["fakemms"].config.get("admin_token")  # its own client uses it
+        server = FakeMmsServer(thread.url, Client(thread.url, admin_token=token), thread=thread)
     try:
         yield server
     finally:
@@ -216,7 +217,7 @@ def _namespace_client(server: FakeMmsServer, request: pytest.FixtureRequest,
                       template: dict[str, Any] | None) -> Client:
     if template is None:
         if server._template is None:
-            accounts = server.client.list_accounts()
+            accounts = server.client.list_accounts(reveal_passwords=True)
             server._template = accounts[0].to_dict() if accounts else {
                 "mt_configs": {"config1": {"dlr_url": None}}}
         template = server._template
@@ -260,7 +261,7 @@ def _apply_marker(client: Client, server: FakeMmsServer, options: dict[str, Any]
         data = dict(account)
         name = data["username"]
         try:
-            previous = admin.get_account(name)
+            previous = admin.get_account(name, reveal_passwords=True)
         except FakeMmsClientError:
             previous = None
         admin.replace_account(name, data)
