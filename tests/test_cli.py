@@ -272,7 +272,8 @@ def test_serve_port_zero_with_config_from_the_environment(serve, files):
     health = wait_healthy(url)
     assert health["clock"]["mode"] == "virtual" and health["seed"] == 7
     served.read_until(r"mt_configs: cfg9")
-    assert "account cli-user / password cli-pass" in served.output
+    assert "account cli-user / password (hidden)" in served.output  # only the default shows
+    assert "cli-pass" not in served.output
     # FAKEMMS_STRICT_MIME=false reached the server: no blank lines is accepted
     body = om_body({"type": "MT", "source": "88600", "destination": "447700900123",
                     "mtConfig": "cfg9"}, blank_lines=False)
