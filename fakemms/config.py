@@ -84,7 +84,7 @@ SCHEMA: dict[str, Any] = {
         },
         "host": {"type": "string"},
         # closes the control API and the UI: Authorization: Bearer TOKEN (docs/control-api.md)
-        "admin_token": {"type": ["string", "null"], "minLength": 1},
+        "admin_token": {"type": ["string", "null"], "pattern": "^[!-~]+$"},  # ASCII, no spaces
         "port": {"type": "integer", "minimum": 0, "maximum": 65535},
         "shutdown_timeout": {"type": "number", "minimum": 0, "maximum": 300},
         "clock": {"enum": ["real", "virtual"]},

@@ -85,7 +85,8 @@ class FakeMmsServer:
 @pytest.fixture(scope="session")
 def fakemms_url() -> str | None:
     """The running fakemms to use instead of an in-process one: ``$FAKEMMS_URL`` (e.g. the
-    docker service in CI), or None to start one in the test process. Override to choose."""
+    docker service in CI), or None to start one in the test process. Override to choose.
+    A server started with an admin token needs ``$FAKEMMS_ADMIN_TOKEN`` set to it."""
     return os.environ.get("FAKEMMS_URL") or None
 
 
@@ -95,7 +96,8 @@ def fakemms_config() -> dict[str, Any]:
     (``accounts``, ``clock``, ``seed``, ``scenarios``, ``callbacks``, ...); ``host`` and
     ``port`` are ignored (127.0.0.1, a free port). Default: the embedded defaults (account
     ``fakemms`` / ``fakemms`` with MT configuration ``config1``). FAKEMMS_* variables are
-    not read. Override in a conftest.py::
+    not read; an ``admin_token`` closes its control API, and the plugin's client sends it.
+    Override in a conftest.py::
 
         @pytest.fixture(scope="session")
         def fakemms_config():

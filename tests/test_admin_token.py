@@ -247,7 +247,8 @@ def test_the_config_takes_the_token_from_the_file_or_the_environment(tmp_path) -
     assert config["admin_token"] == "from-env"
     assert config.origins["admin_token"] == "env FAKEMMS_ADMIN_TOKEN"
     assert load_config(env={})["admin_token"] is None
-    for bad in ("admin_token: ''\n", "admin_token: 918273645\n"):
+    for bad in ("admin_token: ''\n", "admin_token: 918273645\n", "admin_token: a 918273645\n",
+                "admin_token: é918273645\n"):
         path.write_text(bad)
         with pytest.raises(ConfigError) as refused:
             load_config(path, env={})
