@@ -158,6 +158,11 @@ SCHEMA: dict[str, Any] = {
                 "backlog": {"type": "integer", "minimum": 1},
             },
         },
+        "persistence": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "properties": {"path": {"type": ["string", "null"], "minLength": 1}},
+        },
         "legacy": {
             "type": "object",
             "additionalProperties": False,
@@ -222,6 +227,8 @@ DEFAULTS: dict[str, Any] = {
     # answers are due "sub 10 seconds"
     "legacy": {"expiry_seconds": 86400, "timeout_seconds": 10, "max_zip_bytes": 16 * 1024 * 1024},
     "http": HTTP_DEFAULTS,
+    # off: state lives in memory only; a path keeps it in an SQLite file across restarts
+    "persistence": {"path": None},
 }
 
 def _flag(value: str) -> bool:
@@ -277,7 +284,8 @@ ENV_VARS: dict[str, EnvVar] = {v.name: v for v in [
     EnvVar("FAKEMMS_LOG_FORMAT", "text or json (fakemms serve)"),
     EnvVar("FAKEMMS_URL", "a running fakemms, for the client, the CLI and the pytest plugin"),
     EnvVar("FAKEMMS_ADMIN_TOKEN", "token the control API asks for"),
-    EnvVar("FAKEMMS_PERSISTENCE_PATH", "where state is kept across restarts"),
+    EnvVar("FAKEMMS_PERSISTENCE_PATH", "SQLite file that keeps state across restarts",
+           ("persistence", "path")),
     # the project's own test suite (tests/test_ui.py); CI sets the first for the whole run
     EnvVar("FAKEMMS_REQUIRE_BROWSER", "browser tests fail instead of skipping"),
     EnvVar("FAKEMMS_SCREENSHOTS", "where the browser tests write the README's images"),
