@@ -80,13 +80,14 @@ class Backend:
             self._restore(loaded, scenarios)
 
     def _open_journal(self) -> SqliteJournal | None:
-        path = (self.config.get("persistence") or {}).get("path")
+        settings = self.config.get("persistence") or {}
+        path = settings.get("path")
         if not path:
             return None
         from fakemms.persistence import SqliteJournal  # only when asked: off is the fast path
 
         try:
-            return SqliteJournal(self._path(path))
+            return SqliteJournal(self._path(path), settings.get("synchronous", "normal") or "off")
         except (OSError, ValueError, sqlite3.Error) as exc:
             raise ConfigError("persistence.path", [f"{path}: {exc}"]) from None
 
@@ -163,15 +164,23 @@ class Backend:
             request_id=request_id, decision=decision.label, extra=dict(extra or {}),
             raw_request=raw_request,
         )
+        journal = self.store.journal
+        if journal is None:
+            self._accept(message, decision)
+        else:
+            with journal.held():  # the message and its report jobs: one commit
+                self._accept(message, decision)
+        # the answer is slow, the message already accepted: its reports still wait for it
+        Clock.sleep_wall(decision.latency)
+        return message
+
+    def _accept(self, message: Message, decision: Decision) -> None:
         self._keep(message)
         if needs_fetch(message):
             self.content.then(message, decision.reports, self._schedule_reports)
         else:
             self._schedule_reports(message, decision.reports)
         self.scheduler.help()  # fire what fell due meanwhile: firing keeps pace under load
-        # the answer is slow, the message already accepted: its reports still wait for it
-        Clock.sleep_wall(decision.latency)
-        return message
 
     def mm7_parts(self, content: Any) -> tuple[list[Part], list[str]]:
         """An MM7 submission's parts as stored, and warnings (mt_content.mm7_parts)."""
@@ -613,7 +622,7 @@ class Backend:
 
 def _report_record(message_id: str, plan: ReportPlan) -> tuple[str, dict[str, Any]]:
     """What a pending report job is kept as (persistence): its message and plan."""
-    return "report", {"message_id": message_id, "plan": dataclasses.asdict(plan)}
+    return "report", {"message_id": message_id, "plan": dict(vars(plan))}  # flat: no asdict
 
 
 def _scenario_key(name: str) -> str:

@@ -161,7 +161,9 @@ SCHEMA: dict[str, Any] = {
         "persistence": {
             "type": ["object", "null"],
             "additionalProperties": False,
-            "properties": {"path": {"type": ["string", "null"], "minLength": 1}},
+            "properties": {"path": {"type": ["string", "null"], "minLength": 1},
+                           # YAML reads an unquoted off as false
+                           "synchronous": {"enum": ["off", "normal", "full", False]}},
         },
         "legacy": {
             "type": "object",
@@ -228,7 +230,7 @@ DEFAULTS: dict[str, Any] = {
     "legacy": {"expiry_seconds": 86400, "timeout_seconds": 10, "max_zip_bytes": 16 * 1024 * 1024},
     "http": HTTP_DEFAULTS,
     # off: state lives in memory only; a path keeps it in an SQLite file across restarts
-    "persistence": {"path": None},
+    "persistence": {"path": None, "synchronous": "normal"},
 }
 
 def _flag(value: str) -> bool:

@@ -3,13 +3,16 @@
 With ``persistence: {path: FILE}`` the store writes every change it makes (messages with
 their parts and raw request, reports, callbacks with their attempts), and the scheduler its
 pending jobs, to FILE as they happen; on start with the same file they are loaded back. The
-file is in WAL mode with ``synchronous=NORMAL``: each change is one committed transaction,
-and a committed transaction survives ``kill -9`` of the process (not a power cut: that would
-need ``synchronous=FULL``, an fsync per change). Without it nothing here is imported and the
-in-memory store is unchanged.
+file is in WAL mode; each change is one committed transaction, and a committed transaction
+survives ``kill -9`` of the process with every ``synchronous`` setting (SQLite has written it
+to the operating system). ``normal`` (the default) also keeps the file sound through a power
+cut, losing at most the last changes; ``full`` loses none (an fsync per change); ``off``
+skips the fsyncs at checkpoints too, fastest, and a power cut may corrupt the file. Without a
+path nothing here is imported and the in-memory store is unchanged.
 
-One connection, guarded by a lock: writers are request threads, callback lanes and the
-scheduler; SQLite has one writer at a time anyway, and each change is small.
+One connection, one writer at a time (SQLite has one anyway): request threads, callback lanes
+and the scheduler queue their statements, and whichever thread commits next commits all that
+is queued in one transaction (group commit), so commits stay few under concurrency.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,15 +78,21 @@ class SqliteJournal:
     """The store's sink: each ``apply`` is one transaction. Builders (``*_ops``) turn objects
     into statements under the caller's lock, so the rows follow the objects' order of change."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, synchronous: str = "normal") -> None:
+        if synchronous not in ("off", "normal", "full"):
+            raise ValueError(f"synchronous must be off, normal or full, not {synchronous!r}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the writer: one commit at a time
+        self._queue_lock = threading.Lock()  # held only to queue statements or take them
+        self._pending: list[Op] = []
+        self._queued = 0  # batches of statements queued, ever
+        self._committed = 0  # of which committed (or dropped: closed)
         self._local = threading.local()
         self._conn: sqlite3.Connection | None = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self._conn.executescript(_TABLES)
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
         if version not in (0, SCHEMA_VERSION):
@@ -100,8 +109,15 @@ class SqliteJournal:
 
     # --- writing ----------------------------------------------------------------------------
     def apply(self, ops: Iterable[Op]) -> None:
-        """Run the statements (and any this thread deferred) in one transaction. A no-op once
-        closed: an attempt still under way at shutdown has nowhere to go."""
+        """``enqueue`` then ``flush``: the statements are committed when this returns."""
+        self.enqueue(ops)
+        self.flush()
+
+    def enqueue(self, ops: Iterable[Op]) -> None:
+        """Queue statements (with any this thread deferred) to commit together, in the order
+        they were queued: callers queue under the lock that orders their changes (the
+        store's), and ``flush`` after letting it go, so one commit carries what many threads
+        queued meanwhile (group commit)."""
         deferred = getattr(self._local, "ops", None)
         if deferred:
             self._local.ops = None
@@ -109,19 +125,49 @@ class SqliteJournal:
         ops = list(ops)
         if not ops:
             return
+        with self._queue_lock:
+            self._pending.extend(ops)
+            self._queued += 1
+            self._local.ticket = self._queued
+
+    def flush(self) -> None:
+        """Return once everything this thread queued is committed: by this thread, in one
+        transaction with whatever else is queued, or already by another. A no-op once closed:
+        an attempt still under way at shutdown has nowhere to go."""
+        ticket = getattr(self._local, "ticket", 0)
+        if ticket <= self._committed or getattr(self._local, "held", 0):
+            return
         with self._lock:
+            if ticket <= self._committed:
+                return  # another thread's commit carried it
+            with self._queue_lock:
+                ops, self._pending = self._pending, []
+                upto = self._queued
             conn = self._conn
-            if conn is None:
-                return
-            conn.execute("BEGIN")
-            try:
-                for sql, params in ops:
-                    conn.execute(sql, params)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            self.writes += 1
+            if conn is not None and ops:
+                conn.execute("BEGIN")
+                try:
+                    for sql, params in ops:
+                        conn.execute(sql, params)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                self.writes += 1
+            self._committed = upto
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """This thread's flushes wait for the end of the block, then go as one commit: an
+        accepted MT and its report jobs are one transaction, committed before the answer.
+        Only the commit waits: the order of the queued rows stays the order of change."""
+        self._local.held = getattr(self._local, "held", 0) + 1
+        try:
+            yield
+        finally:
+            self._local.held -= 1
+            if not self._local.held:
+                self.flush()
 
     @contextmanager
     def deferred(self, ops: list[Op]) -> Iterator[None]:
@@ -140,11 +186,11 @@ class SqliteJournal:
         of the messages it evicted."""
         flat = self.drop_messages_ops(evicted)
         if new:
-            with self._lock:
+            with self._queue_lock:
                 seq, self._message_seq = self._message_seq, self._message_seq + 1
             flat.append(("INSERT OR REPLACE INTO messages (id, seq, body, raw) VALUES (?,?,?,?)",
                          (message.id, seq, _message_body(message), message.raw_request)))
-            flat += self.parts_ops(message)
+            flat += self.parts_ops(message, fresh=True)
         else:
             flat.append(("UPDATE messages SET body=? WHERE id=?",
                          (_message_body(message), message.id)))
@@ -156,10 +202,12 @@ class SqliteJournal:
         return [op for mid in ids for op in _drop_message(mid)]
 
     @staticmethod
-    def parts_ops(message: Message, index: int | None = None) -> list[Op]:
-        """Every part of the message, or the one at ``index``."""
+    def parts_ops(message: Message, index: int | None = None, fresh: bool = False
+                  ) -> list[Op]:
+        """Every part of the message (``fresh``: it has none stored yet), or the one at
+        ``index``."""
         ops: list[Op] = []
-        if index is None:
+        if index is None and not fresh:
             ops.append(("DELETE FROM parts WHERE message_id=?", (message.id,)))
         for n, part in enumerate(message.parts):
             if index is None or n == index:
@@ -171,7 +219,7 @@ class SqliteJournal:
         ops: list[Op] = []
         for callback in callbacks:
             if new:
-                with self._lock:
+                with self._queue_lock:
                     seq, self._callback_seq = self._callback_seq, self._callback_seq + 1
                 ops.append(("INSERT OR REPLACE INTO callbacks (id, seq, message_id, body, "
                             "payload) VALUES (?,?,?,?,?)", (callback.id, seq, callback.message_id,
@@ -262,7 +310,7 @@ def _message_body(m: Message) -> str:
         "mt_config": m.mt_config, "subject": m.subject,
         "mobile_operator_id": m.mobile_operator_id, "ccs": m.ccs, "bccs": m.bccs,
         "warnings": m.warnings, "status": m.status, "request_id": m.request_id,
-        "decision": m.decision, "reports": [asdict(r) for r in m.reports],
+        "decision": m.decision, "reports": [vars(r) for r in m.reports],
         "callback_ids": m.callback_ids, "extra": m.extra,
     })
 
@@ -300,7 +348,7 @@ def _callback_body(c: Callback) -> str:
         "created_at": c.created_at, "success": _rule_name(c),
         "auth": list(c.auth) if c.auth else None,
         "params": [list(p) for p in c.params] if c.params is not None else None,
-        "state": c.state, "attempts": [asdict(a) for a in c.attempts],
+        "state": c.state, "attempts": [vars(a) for a in c.attempts],
         "attempt_count": c.attempt_count, "attempts_dropped": c.attempts_dropped,
         "cancelled": c.cancelled, "next_attempt_at": c.next_attempt_at,
         "decision": c.decision, "note": c.note, "timeout": c.timeout,

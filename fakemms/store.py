@@ -9,8 +9,10 @@ per callback, the fetch records and the event buffer. Objects it hands to the ba
 change only here.
 
 With a journal (``persistence``, fakemms/persistence.py) every change is also written through
-to it, under the same lock, before the method returns; without one that is a single ``None``
-check per change, and the in-memory store is the whole story.
+to it: its rows are queued under the same lock (so they follow the order of change) and
+committed before the method returns, after the lock is let go (so one commit can carry many
+threads' changes). Without one that is a ``None`` check per change, and the in-memory store
+is the whole story.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ class Store:
         self._events: deque[dict] = deque(maxlen=max_events)
         self.reset()
         self.journal = journal
+        if journal is not None:  # only then: off, the methods stay as they are
+            for name in _DURABLE:
+                setattr(self, name, _flushing(getattr(self, name), journal))
 
     # --- lifecycle --------------------------------------------------------------------------
     def reset(self) -> None:
@@ -72,7 +77,7 @@ class Store:
             self._buckets: dict[str, tuple[float, float]] = {}  # account -> (tokens, stamp)
             self._events.clear()
             if self.journal is not None:
-                self.journal.apply(self.journal.clear_ops())
+                self.journal.enqueue(self.journal.clear_ops())
         self.publish("reset", {})
 
     def close(self) -> None:
@@ -100,11 +105,11 @@ class Store:
     def _write_message(self, message: Message) -> None:
         # under the lock: the row follows the object's order of change
         if self.journal is not None:
-            self.journal.apply(self.journal.message_ops(message))
+            self.journal.enqueue(self.journal.message_ops(message))
 
     def _write_callbacks(self, callbacks: Iterable[Callback]) -> None:
         if self.journal is not None:
-            self.journal.apply(self.journal.callback_ops(callbacks))
+            self.journal.enqueue(self.journal.callback_ops(callbacks))
 
     # --- messages ---------------------------------------------------------------------------
     def add_message(self, message: Message) -> list[str]:
@@ -121,7 +126,7 @@ class Store:
                 evicted.append(old.id)
                 self.evicted += 1
             if self.journal is not None:
-                self.journal.apply(self.journal.message_ops(message, new=True, evicted=evicted))
+                self.journal.enqueue(self.journal.message_ops(message, new=True, evicted=evicted))
         self.publish("message", {"id": message.id, "direction": message.direction,
                                  "account": message.account, "status": message.status})
         return evicted
@@ -192,7 +197,7 @@ class Store:
                 setattr(message, key, value)
             if self.journal is not None:
                 parts = self.journal.parts_ops(message) if "parts" in changes else []
-                self.journal.apply([*parts, *self.journal.message_ops(message)])
+                self.journal.enqueue([*parts, *self.journal.message_ops(message)])
             return message
 
     def set_status_if(self, message_id: str, status: str, *, when: tuple[str, ...]
@@ -240,7 +245,7 @@ class Store:
                 part.data = data
                 part.content_type = content_type or part.content_type
                 if self.journal is not None:
-                    self.journal.apply(self.journal.parts_ops(message, index))
+                    self.journal.enqueue(self.journal.parts_ops(message, index))
 
     def add_report(self, message_id: str, report: Report,
                    callbacks: list[Callback]) -> str | None:
@@ -262,7 +267,7 @@ class Store:
             for callback in callbacks:
                 self._add_callback(callback, message)
             if self.journal is not None:
-                self.journal.apply([*self.journal.message_ops(message),
+                self.journal.enqueue([*self.journal.message_ops(message),
                                     *self.journal.callback_ops(callbacks, new=True)])
             return before
 
@@ -276,7 +281,7 @@ class Store:
                 return False
             self._add_callback(callback, message)
             if self.journal is not None:
-                self.journal.apply([*self.journal.message_ops(message),
+                self.journal.enqueue([*self.journal.message_ops(message),
                                     *self.journal.callback_ops([callback], new=True)])
             return True
 
@@ -517,6 +522,22 @@ class Store:
                     "evicted_callbacks": self.evicted_callbacks,
                     "fetches": len(self._fetches), "events": len(self._events),
                     "event_seq": self._event_seq, "subscribers": len(self._subscribers)}
+
+
+# The methods that change what a journal keeps: with one, each commits before it returns.
+_DURABLE = ("reset", "add_message", "update_message", "set_status_if", "add_warnings",
+            "bump_extra", "record_message_fetch", "fill_part", "add_report", "add_callback",
+            "record_attempt", "set_callback_state", "cancel_callbacks", "remove_account")
+
+
+def _flushing(method: Callable[..., Any], journal: SqliteJournal) -> Callable[..., Any]:
+    def durable(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        finally:
+            journal.flush()  # outside the store's lock: others queue meanwhile
+
+    return durable
 
 
 def _offer(q: queue.Queue, item: dict, force: bool = False) -> bool:
