@@ -253,6 +253,7 @@ class Backend:
 
     def _schedule_reports(self, message: Message, plans: list[ReportPlan]) -> None:
         message_id, account = message.id, message.account  # jobs hold ids, not the message
+        durable = self.store.journal is not None  # off: no record built (the fast path)
         for plan in plans:
             if plan.early:
                 self.fire_report(message_id, plan, sync=True)
@@ -261,7 +262,7 @@ class Backend:
                                   lambda p=plan: self.fire_report(message_id, p),
                                   f"report {plan.status} for {message_id}",
                                   key=message_id, account=account,
-                                  record=_report_record(message_id, plan))
+                                  record=_report_record(message_id, plan) if durable else None)
 
     def fire_report(self, message_id: str, plan: ReportPlan, sync: bool = False
                     ) -> Report | None:

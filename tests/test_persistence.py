@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 import yaml
 from conftest import ACCOUNT, PNG_1PX, om_body, with_dlr
@@ -348,3 +349,22 @@ def test_state_survives_kill_9_and_pending_reports_fire_after_restart(tmp_path):
         receiver.stop()
         http.close()
     assert state.stat().st_size > 0
+
+
+def test_config_env_and_one_owner_per_file(tmp_path):
+    from fakemms.app import create_app
+    from fakemms.config import load_config
+    from fakemms.errors import ConfigError
+
+    path = tmp_path / "state.db"
+    config = load_config(None, env={"FAKEMMS_PERSISTENCE_PATH": str(path)})
+    assert config["persistence"] == {"path": str(path), "synchronous": "normal"}
+    (tmp_path / "off.yaml").write_text("persistence: {path: x.db, synchronous: off}\n")
+    assert load_config(tmp_path / "off.yaml", env={})["persistence"]["synchronous"] is False
+    app = create_app(config)
+    try:
+        with pytest.raises(ConfigError) as refused:  # a second fakemms on the same file
+            create_app(load_config(None, env={"FAKEMMS_PERSISTENCE_PATH": str(path)}))
+        assert "database is locked" in str(refused.value.problems)
+    finally:
+        app.close()
