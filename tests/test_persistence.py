@@ -132,33 +132,53 @@ def test_reset_empties_the_file_and_eviction_bounds_it(make_fake, tmp_path):
     assert fake.get("/_fakemms/api/messages").json()["count"] == 0
 
 
-def test_virtual_clock_and_pending_reports_survive_a_restart(tmp_path):
-    """In process, a clean stop and a second backend on the same file: the virtual clock
-    stands where it stood, and the report fires when advanced past its due time."""
+def started(config: dict[str, Any]) -> Any:
     from conftest import Fake
 
     from fakemms.app import create_app
     from fakemms.server import ServerThread
 
+    return Fake(ServerThread(create_app(config)).start())
+
+
+def test_virtual_clock_pending_reports_and_mo_scripts_survive_a_restart(tmp_path):
+    """In process, a clean stop and a second server on the same file: the virtual clock
+    stands where it stood, the report fires when advanced past its due time, and a scenario's
+    MO script goes on where it was (not armed again)."""
+    (tmp_path / "mo.yaml").write_text(
+        "name: replies\nmo:\n  - {name: stop, account: acme, at: 1s, every: 1s, count: 3, "
+        "to: '88600'}\n")
     config = {"accounts": [ACCOUNT], "seed": 1, "clock": "virtual",
+              "scenarios": [str(tmp_path / "mo.yaml")],
               "persistence": {"path": str(tmp_path / "state.db")}}
-    first = Fake(ServerThread(create_app(config)).start())
+    first = started(config)
     try:
         (mid,) = send(first, 1)
         first.post("/_fakemms/api/clock/advance", json={"seconds": 0.5})
         before = first.get("/_fakemms/api/clock").json()
+        assert before["pending_jobs"] == 4  # the report, three MOs
     finally:
         first.server.stop()
-    second = Fake(ServerThread(create_app(config)).start())
+    second = started(config)
     try:
         clock = second.get("/_fakemms/api/clock").json()
-        assert clock["now"] == before["now"] and clock["pending_jobs"] == 1
+        assert clock["now"] == before["now"] and clock["pending_jobs"] == 4
         assert second.get(f"/_fakemms/api/messages/{mid}").json()["status"] == "accepted"
-        second.post("/_fakemms/api/clock/advance", json={"seconds": 0.5})
+        second.post("/_fakemms/api/clock/advance", json={"seconds": 1.0})
         got = second.get(f"/_fakemms/api/messages/{mid}").json()
         assert [r["status"] for r in got["reports"]] == ["Retrieved"]
+        assert second.get("/_fakemms/api/messages?direction=mo").json()["count"] == 1
     finally:
         second.server.stop()
+    third = started(config)
+    try:
+        assert third.get("/_fakemms/api/clock").json()["pending_jobs"] == 2
+        third.post("/_fakemms/api/clock/advance", json={"seconds": 10})
+        mos = third.get("/_fakemms/api/messages?direction=mo").json()
+        assert mos["count"] == 3  # one per occurrence, across two restarts
+        assert third.get("/_fakemms/api/clock").json()["pending_jobs"] == 0
+    finally:
+        third.server.stop()
 
 
 # --- kill -9 and a restart, over real HTTP ---------------------------------------------------
@@ -170,10 +190,10 @@ rules:
     reports: [{status: Retrieved, after: 100ms}]
   - name: later
     match: {destination: "15552*"}
-    reports: [{status: Retrieved, after: 3500ms}]
+    reports: [{status: Retrieved, after: 5s}]
   - name: soon
     match: {destination: "15551*"}
-    reports: [{status: Retrieved, after: 1500ms}]
+    reports: [{status: Retrieved, after: 2500ms}]
 """
 
 
@@ -261,7 +281,7 @@ def test_state_survives_kill_9_and_pending_reports_fire_after_restart(tmp_path):
         "port": port, "seed": 5, "scenarios": ["durable.yaml"],
         "persistence": {"path": "state.db"},  # next to the config file
         # one attempt at a time per destination: arrival order is firing order
-        "callbacks": {"retry_delays": [2.5], "timeout_seconds": 2, "workers": 1},
+        "callbacks": {"retry_delays": [4], "timeout_seconds": 2, "workers": 1},
         "accounts": [{**ACCOUNT, "mt_configs": {
             "config1": {"dlr_url": receiver.url("/dlr"), "region": "US"},
             "failing": {"dlr_url": receiver.url("/fail"), "region": "US"},
@@ -291,7 +311,7 @@ def test_state_survives_kill_9_and_pending_reports_fire_after_restart(tmp_path):
         first = wait_for(lambda: server.get(f"/_fakemms/api/messages/{failed}/callbacks")
                          ["callbacks"])
         wait_for(lambda: server.get(f"/_fakemms/api/callbacks/{first[0]['id']}")["attempts"])
-        # due 1.5 s after their send (late at the restart), then 3.5 s after (after it)
+        # due 2.5 s after their send (late at the restart), then 5 s after (after it)
         soon = [om("15551000001"), submit(Mm7Fake(), to="15551000002", version="6.8.0"),
                 om("15551000003")]
         sent_soon = time.monotonic()
@@ -308,7 +328,7 @@ def test_state_survives_kill_9_and_pending_reports_fire_after_restart(tmp_path):
         killed_at = time.time()
 
         # the server is down while the first reports fall due: they are late at the restart
-        time.sleep(max(0.0, sent_soon + 1.6 - time.monotonic()))
+        time.sleep(max(0.0, sent_soon + 2.6 - time.monotonic()))
         failing["on"] = False
         server = Server(config, port)
         after = {mid: server.get(f"/_fakemms/api/messages/{mid}") for mid in before}
