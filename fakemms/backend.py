@@ -452,7 +452,6 @@ class Backend:
         armed = set(loaded.meta.get("armed_scenarios", []))
         self.engine.scenarios = list(scenarios)
         self._armed = armed & {s.name for s in scenarios}
-        self._arm_mo_scripts([s for s in scenarios if s.name not in armed])
         jobs, gone = [], []
         for stored in loaded.jobs:
             job = self._rearm(stored)
@@ -471,7 +470,8 @@ class Backend:
                             lambda cid=callback.id: self.dispatcher.due(cid),
                             callback.message_id, callback.account))
         journal.apply(gone)
-        self.scheduler.restore(jobs)
+        self.scheduler.restore(jobs)  # first: new jobs number after the kept ones
+        self._arm_mo_scripts([s for s in scenarios if s.name not in armed])
 
     def _rearm(self, stored: StoredJob) -> Job | None:
         """A kept job as a live one; None when what it belongs to is gone."""

@@ -170,13 +170,18 @@ def test_virtual_clock_pending_reports_and_mo_scripts_survive_a_restart(tmp_path
         assert second.get("/_fakemms/api/messages?direction=mo").json()["count"] == 1
     finally:
         second.server.stop()
-    third = started(config)
+    # a scenario new in the config arms its scripts; the kept jobs keep their rows
+    (tmp_path / "new.yaml").write_text(
+        "name: new\nmo:\n  - {name: hi, account: acme, at: 1s, count: 2, to: '88600'}\n")
+    third = started({**config, "scenarios": [*config["scenarios"], str(tmp_path / "new.yaml")]})
     try:
-        assert third.get("/_fakemms/api/clock").json()["pending_jobs"] == 2
+        assert third.get("/_fakemms/api/clock").json()["pending_jobs"] == 4
+        assert third.backend.store.journal.counts()["jobs"] == 4
         third.post("/_fakemms/api/clock/advance", json={"seconds": 10})
         mos = third.get("/_fakemms/api/messages?direction=mo").json()
-        assert mos["count"] == 3  # one per occurrence, across two restarts
+        assert mos["count"] == 5  # one per occurrence, across two restarts
         assert third.get("/_fakemms/api/clock").json()["pending_jobs"] == 0
+        assert third.backend.store.journal.counts()["jobs"] == 0
     finally:
         third.server.stop()
 
