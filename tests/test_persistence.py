@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -278,6 +279,16 @@ def test_state_survives_kill_9_and_pending_reports_fire_after_restart(tmp_path):
         return 200, b""
 
     receiver = Receiver(answer).start()
+    # MOs go to a receiver of their own (a lane of its own) that holds the first attempt
+    # until the process that made it is dead
+    arrived, release = threading.Event(), threading.Event()
+
+    def hold(received: Received) -> tuple:
+        arrived.set()
+        release.wait(10)
+        return 200, b""
+
+    mo_receiver = Receiver(hold).start()
     port = free_port()
     state = tmp_path / "state.db"
     (tmp_path / "durable.yaml").write_text(SCENARIO)
@@ -287,7 +298,8 @@ def test_state_survives_kill_9_and_pending_reports_fire_after_restart(tmp_path):
         "persistence": {"path": "state.db"},  # next to the config file
         # one attempt at a time per destination: arrival order is firing order
         "callbacks": {"retry_delays": [4], "timeout_seconds": 2, "workers": 1},
-        "accounts": [{**ACCOUNT, "mt_configs": {
+        "accounts": [{**ACCOUNT, "mo": {"url": mo_receiver.url("/mo"), "format": "http"},
+                      "mt_configs": {
             "config1": {"dlr_url": receiver.url("/dlr"), "region": "US"},
             "failing": {"dlr_url": receiver.url("/fail"), "region": "US"},
             "mm7": {"dlr_url": receiver.url("/mm7"), "dlr_protocol": "mm7-6.8.0",
@@ -321,16 +333,22 @@ def test_state_survives_kill_9_and_pending_reports_fire_after_restart(tmp_path):
                 om("15551000003")]
         sent_soon = time.monotonic()
         later = [om("15552000001"), submit(Mm7Fake(), to="15552000002", version="6.8.0")]
+        r = http.post(server.url + "/_fakemms/api/mo", timeout=10, json={
+            "account": "acme", "source": "12015550123", "destination": "88600",
+            "parts": [{"content_type": "text/plain", "text": "STOP"}]})
+        assert r.status_code in (200, 201), r.text
+        mo = r.json()["id"]
         before = {mid: server.get(f"/_fakemms/api/messages/{mid}")
-                  for mid in [failed, *soon, *later]}
+                  for mid in [failed, *soon, *later, mo]}
         pages = {mid: requests.get(f"{server.url}/_fakemms/ui/messages/{mid}", timeout=10).text
                  for mid in soon}
-        callbacks_before = server.get("/_fakemms/api/callbacks")["callbacks"]
-        (retrying,) = callbacks_before
+        (retrying,) = server.get(f"/_fakemms/api/messages/{failed}/callbacks")["callbacks"]
         assert retrying["state"] == "retrying" and retrying["attempt_count"] == 1
         assert [r.path for r in receiver.received] == ["/fail"]
+        assert arrived.wait(10)  # the MO's attempt is under way
         server.kill()
         killed_at = time.time()
+        release.set()
 
         # the server is down while the first reports fall due: they are late at the restart
         time.sleep(max(0.0, sent_soon + 2.6 - time.monotonic()))
@@ -367,11 +385,18 @@ def test_state_survives_kill_9_and_pending_reports_fire_after_restart(tmp_path):
             assert [r["status"] for r in got["reports"]] == ["Retrieved"]
             (report_cb,) = server.get(f"/_fakemms/api/messages/{mid}/callbacks")["callbacks"]
             assert report_cb["state"] == "delivered" and report_cb["attempt_count"] == 1
+        # the MO attempt the kill cut short is made again (at least once), then recorded
+        (mo_cb,) = server.get(f"/_fakemms/api/messages/{mo}/callbacks")["callbacks"]
+        assert mo_cb["state"] == "delivered" and mo_cb["attempt_count"] == 1
+        first_try, again = mo_receiver.received
+        assert again.body == first_try.body and again.at > killed_at
         ids = [c["id"] for c in server.get("/_fakemms/api/callbacks")["callbacks"]]
-        assert len(ids) == len(set(ids)) == 1 + len(soon) + len(later)
+        assert len(ids) == len(set(ids)) == 1 + len(soon) + len(later) + 1
     finally:
+        release.set()
         server.stop()
         receiver.stop()
+        mo_receiver.stop()
         http.close()
     assert state.stat().st_size > 0
 
