@@ -174,6 +174,13 @@ SCHEMA: dict[str, Any] = {
                 "backlog": {"type": "integer", "minimum": 1},
             },
         },
+        "persistence": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "properties": {"path": {"type": ["string", "null"], "minLength": 1},
+                           # YAML reads an unquoted off as false
+                           "synchronous": {"enum": ["off", "normal", "full", False]}},
+        },
         "legacy": {
             "type": "object",
             "additionalProperties": False,
@@ -245,6 +252,8 @@ DEFAULTS: dict[str, Any] = {
                 "max_header_line": 8192, "max_zip_entries": 100,
                 "max_entry_bytes": 8 * 1024 * 1024, "max_ratio": 200},
     "http": HTTP_DEFAULTS,
+    # off: state lives in memory only; a path keeps it in an SQLite file across restarts
+    "persistence": {"path": None, "synchronous": "normal"},
 }
 
 def _flag(value: str) -> bool:
@@ -301,7 +310,8 @@ ENV_VARS: dict[str, EnvVar] = {v.name: v for v in [
     EnvVar("FAKEMMS_URL", "a running fakemms, for the client, the CLI and the pytest plugin"),
     EnvVar("FAKEMMS_ADMIN_TOKEN", "token the control API and the UI ask for (Bearer)",
            ("admin_token",)),
-    EnvVar("FAKEMMS_PERSISTENCE_PATH", "where state is kept across restarts"),
+    EnvVar("FAKEMMS_PERSISTENCE_PATH", "SQLite file that keeps state across restarts",
+           ("persistence", "path")),
     # the project's own test suite (tests/test_ui.py); CI sets the first for the whole run
     EnvVar("FAKEMMS_REQUIRE_BROWSER", "browser tests fail instead of skipping"),
     EnvVar("FAKEMMS_SCREENSHOTS", "where the browser tests write the README's images"),
