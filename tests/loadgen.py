@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
+import re
 import subprocess
 import sys
 import tempfile
@@ -107,12 +107,6 @@ def scenario(plan: Plan) -> dict[str, Any]:
                                        "reports": reports}]}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """``fakemms serve --config FILE`` in a subprocess on 127.0.0.1."""
 
@@ -124,31 +118,28 @@ class Server:
             (tmp / f"s{i}.yaml").write_text(json.dumps(sc))
             names.append(str(tmp / f"s{i}.yaml"))
         (tmp / "config.yaml").write_text(json.dumps({**config, "scenarios": names}))
-        self.port = free_port()
-        self.url = f"http://{HOST}:{self.port}"
-        self.stderr_path = tmp / "stderr.log"
-        self._stderr = self.stderr_path.open("wb")
+        self.log_path = tmp / "serve.log"  # its log (stdout) and stderr: tracebacks too
+        self._log = self.log_path.open("wb")
         env = {k: v for k, v in os.environ.items() if not k.startswith("FAKEMMS_")}
         env["PYTHONPATH"] = str(ROOT)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fakemms", "serve", "--config", str(tmp / "config.yaml"),
-             "--port", str(self.port), "--quiet"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr, env=env,
+             "--port", "0", "--quiet"],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env,
             cwd=ROOT)
         self.http = requests.Session()
         deadline = time.monotonic() + 20
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"fakemms serve exited: {self.stderr()[-2000:]}")
-            try:
-                if self.http.get(self.url + "/_fakemms/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
+        while True:  # port 0: the banner says where it listens
+            found = re.search(r"listening on http://127\.0\.0\.1:(\d+)", self.log())
+            if found:
+                break
+            if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError("fakemms serve never became healthy")
+                raise RuntimeError(f"fakemms serve did not start: {self.log()[-2000:]}")
             time.sleep(0.02)
+        self.port = int(found.group(1))
+        self.url = f"http://{HOST}:{self.port}"
+        self.health()
 
     def health(self) -> dict[str, Any]:
         return self.http.get(self.url + "/_fakemms/health", timeout=30).json()
@@ -166,9 +157,8 @@ class Server:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def stderr(self) -> str:
-        self._stderr.flush()
-        return self.stderr_path.read_text("utf-8", "replace")
+    def log(self) -> str:
+        return self.log_path.read_text("utf-8", "replace")
 
     def stop(self) -> None:
         self.http.close()
@@ -179,7 +169,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
-        self._stderr.close()
+        self._log.close()
         self._dir.cleanup()
 
 

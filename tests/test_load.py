@@ -68,7 +68,7 @@ def test_load_with_everything_on_loses_nothing(receiver):
                                 timeout=120 if FULL else 30)
         out = check(server, receiver, sent, health)
         assert out.problems() == [], out.problems()
-        assert "Traceback" not in server.stderr()
+        assert "Traceback" not in server.log()
     finally:
         server.stop()
     assert_documented(sent)
