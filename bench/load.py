@@ -1,7 +1,7 @@
 """Benchmark: load with everything on, beside the same load with no callbacks, in the same run.
 
     .venv/bin/python bench/load.py [--senders 50] [--per-sender 400] [--wrk-seconds 5]
-                                   [--skip-python] [--skip-wrk]
+                                   [--rounds 1] [--skip-python] [--skip-wrk]
 
 1. The load of tests/test_load.py (tests/loadgen.py): ``--senders`` concurrent senders
    (threads, one requests Session each) x ``--per-sender`` messages, OpenMarket sends and MM7
@@ -19,7 +19,8 @@
 
 ``max_messages`` is 50,000 so nothing is evicted before its reports fall due (the scheduler
 drops the reports of evicted messages, counted as ``dropped_jobs``). Bounded: every phase has a
-timeout; traffic to 127.0.0.1 only. Prints figures and ratios; asserts nothing.
+timeout; traffic to 127.0.0.1 only. ``--rounds N`` alternates the runs (on/off, off/on, ...)
+so that the machine's load drifts over both alike. Prints figures and ratios; asserts nothing.
 """
 
 from __future__ import annotations
@@ -109,7 +110,9 @@ def wrk_load(seconds: int, callbacks: bool) -> dict[str, object]:
                           server_pid=server.proc.pid)
         accepted = res.requests - res.errors
         t0 = time.monotonic()
-        stored = server.health()["messages"]  # wrk's last requests in flight were served too
+        stored = -1
+        while stored != (stored := server.health()["messages"]):
+            time.sleep(0.3)  # until wrk's last requests in flight have been served too
         health = wait_delivered(server, receiver, stored if callbacks else 0, timeout=120)
         return {"rps": res.rps, "p50": res.p50, "p99": res.p99, "errors": res.errors,
                 "accepted": accepted, "stored": health["messages"],
@@ -129,6 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--senders", type=int, default=50)
     ap.add_argument("--per-sender", type=int, default=400)
     ap.add_argument("--wrk-seconds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="ABBA rounds (on/off, then off/on, ...) of each part")
     ap.add_argument("--skip-python", action="store_true")
     ap.add_argument("--skip-wrk", action="store_true")
     args = ap.parse_args(argv)
@@ -136,48 +141,59 @@ def main(argv: list[str] | None = None) -> None:
     print(f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}; {m['date']}; "
           f"load average {m['load']}")
 
+    orders = [(True, False) if r % 2 == 0 else (False, True) for r in range(args.rounds)]
+    name = {True: "callbacks on", False: "no callbacks"}
     if not args.skip_python:
         total = args.senders * args.per_sender
-        rows = {}
-        for name, callbacks in (("callbacks on", True), ("no callbacks", False)):
-            plan = Plan(senders=args.senders, per_sender=args.per_sender,
-                        day_limit=max(1, total // 16), callbacks=callbacks)
-            rows[name] = python_load(plan)
+        runs = []
+        for r, order in enumerate(orders):
+            for callbacks in order:
+                plan = Plan(senders=args.senders, per_sender=args.per_sender,
+                            day_limit=max(1, total // 16), callbacks=callbacks)
+                runs.append((r + 1, callbacks, python_load(plan)))
+        rate = {c: sum(x["sends"] for _, k, x in runs if k == c)
+                / sum(x["wall"] for _, k, x in runs if k == c) for c in (True, False)}
         print(f"\n1. {args.senders} senders x {args.per_sender} (HTTP and MM7 in turn, "
-              "4 accounts, TPS 20 and a daily limit on two), Python senders (requests)")
-        print("| run | sends/s | x baseline | p50 ms | p99 ms | accepted | reports delivered | "
-              "reports/s | lost | dup ids | dup reports | dropped jobs | evicted | "
-              "RSS MB (start) | server CPU us/send | load |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-        base = rows["no callbacks"]["sends_per_s"]
-        for name, r in rows.items():
-            print(f"| {name} | {r['sends_per_s']:.0f} | {r['sends_per_s'] / base:.2f}x | "
-                  f"{r['p50']:.1f} | {r['p99']:.1f} | {r['accepted']} | "
-                  f"{r['reports']}/{r['reports_expected']} | {r['reports_per_s']:.0f} | "
-                  f"{r['lost']} | {r['dup_ids']} | {r['dup_reports']} | {r['dropped_jobs']} | "
-                  f"{r['evicted']} | {r['rss']:.0f} ({r['rss0']:.0f}) | {r['cpu_us']:.0f} | "
-                  f"{r['load']} |")
-        for name, r in rows.items():
-            print(f"{name}: outcomes {r['by_outcome']}; all reports in {r['drained']:.1f} s "
-                  f"from the first send; problems: {r['problems'] or 'none'}")
+              "4 accounts, TPS 20 and a daily limit on two), Python senders (requests), "
+              f"{args.rounds} ABBA round(s)")
+        print("| round | run | sends/s | x baseline | p50 ms | p99 ms | accepted | "
+              "reports delivered | reports/s | lost | dup ids | dup reports | dropped jobs | "
+              "evicted | RSS MB (start) | server CPU us/send | load |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for r, callbacks, x in runs:
+            print(f"| {r} | {name[callbacks]} | {x['sends_per_s']:.0f} | "
+                  f"{x['sends_per_s'] / rate[False]:.2f}x | "
+                  f"{x['p50']:.1f} | {x['p99']:.1f} | {x['accepted']} | "
+                  f"{x['reports']}/{x['reports_expected']} | {x['reports_per_s']:.0f} | "
+                  f"{x['lost']} | {x['dup_ids']} | {x['dup_reports']} | {x['dropped_jobs']} | "
+                  f"{x['evicted']} | {x['rss']:.0f} ({x['rss0']:.0f}) | {x['cpu_us']:.0f} | "
+                  f"{x['load']} |")
+        print(f"over all rounds: callbacks on {rate[True]:.0f} sends/s, no callbacks "
+              f"{rate[False]:.0f} sends/s: {rate[True] / rate[False]:.2f}x")
+        for r, callbacks, x in runs:
+            print(f"round {r}, {name[callbacks]}: outcomes {x['by_outcome']}; all reports in "
+                  f"{x['drained']:.1f} s from the first send; problems: {x['problems'] or 'none'}")
 
     if not args.skip_wrk:
-        on = wrk_load(args.wrk_seconds, True)
-        off = wrk_load(args.wrk_seconds, False)
+        wruns = [(r + 1, c, wrk_load(args.wrk_seconds, c))
+                 for r, order in enumerate(orders) for c in order]
+        base = sum(x["rps"] for _, c, x in wruns if not c) / args.rounds
+        on = sum(x["rps"] for _, c, x in wruns if c) / args.rounds
         print(f"\n2. wrk -t2 -c8, {args.wrk_seconds} s, OpenMarket send on account om, "
-              "reports 0.2 s after each send")
-        print("| run | sends/s | x baseline | p50 ms | p99 ms | non-2xx | stored / wrk 2xx | "
-              "reports delivered | reports/s | dropped jobs | evicted | RSS MB | "
-              "server CPU us/send | load |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for name, r in (("callbacks on", on), ("no callbacks", off)):
-            print(f"| {name} | {r['rps']:.0f} | {r['rps'] / off['rps']:.2f}x | "
-                  f"{r['p50']:.1f} | {r['p99']:.1f} | {r['errors']} | "
-                  f"{r['stored']}/{r['accepted']} | {r['delivered']} | "
-                  f"{r['reports_per_s']:.0f} | {r['dropped_jobs']} | {r['evicted']} | "
-                  f"{r['rss']:.0f} | {r['cpu_us']:.0f} | {r['load']} |")
-        print(f"callbacks on: every report at the receiver {on['drain']:.1f} s after wrk "
-              f"ended ({on['reports']} received)")
+              f"reports 0.2 s after each send, {args.rounds} ABBA round(s)")
+        print("| round | run | sends/s | x baseline | p50 ms | p99 ms | non-2xx | "
+              "stored / wrk 2xx | reports delivered | reports/s | dropped jobs | evicted | "
+              "RSS MB | server CPU us/send | load |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for r, callbacks, x in wruns:
+            print(f"| {r} | {name[callbacks]} | {x['rps']:.0f} | {x['rps'] / base:.2f}x | "
+                  f"{x['p50']:.1f} | {x['p99']:.1f} | {x['errors']} | "
+                  f"{x['stored']}/{x['accepted']} | {x['delivered']} | "
+                  f"{x['reports_per_s']:.0f} | {x['dropped_jobs']} | {x['evicted']} | "
+                  f"{x['rss']:.0f} | {x['cpu_us']:.0f} | {x['load']} |")
+        print(f"over all rounds: callbacks on {on:.0f} sends/s, no callbacks {base:.0f}: "
+              f"{on / base:.2f}x; reports at the receiver at most "
+              f"{max(x['drain'] for _, c, x in wruns if c):.1f} s after wrk ended")
 
 
 if __name__ == "__main__":
