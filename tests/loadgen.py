@@ -387,13 +387,17 @@ class Outcome:
     health: dict[str, Any] = field(default_factory=dict)
     per_account: dict[str, Counter] = field(default_factory=dict)
     not_delivered_first_time: int = 0
+    account_counts: dict[str, tuple[int, int]] = field(default_factory=dict)  # stored, accepted
 
     def problems(self) -> list[str]:
         h = self.health
         out = []
-        for name in ("duplicate_ids", "stored_not_accepted", "accepted_not_stored"):
-            if getattr(self, name):
-                out.append(f"{name}: {getattr(self, name)[:5]} ({len(getattr(self, name))})")
+        for name in ("duplicate_ids", "stored_not_accepted", "accepted_not_stored",
+                     "account_counts"):
+            found = getattr(self, name)
+            if found:
+                shown = list(found.items() if isinstance(found, dict) else found)[:5]
+                out.append(f"{name}: {shown} ({len(found)})")
         if self.unexpected:
             out.append(f"unexpected answers ({len(self.unexpected)}): {self.unexpected[:3]}")
         if self.lost_reports:
@@ -435,6 +439,11 @@ def check(server: Server, receiver: AppReceiver, sent: list[Sent],
     stored = {m["id"] for m in listed}
     out.stored_not_accepted = sorted(stored - set(ids))
     out.accepted_not_stored = sorted(set(ids) - stored)
+    for account, outcomes in out.per_account.items():
+        count = server.api("GET", "/messages", params={"account": account, "limit": 0}
+                           ).json()["count"]
+        if count != outcomes["accepted"]:
+            out.account_counts[account] = (count, outcomes["accepted"])
     want = {s.id: REPORTS_PER_MESSAGE[s.account] for s in accepted}
     out.reports_expected = sum(want.values())
     got: Counter = Counter()
