@@ -237,6 +237,7 @@ class Sent:
     started: float  # time.monotonic()
     latency: float  # seconds
     detail: str = ""
+    wall: float = 0.0  # time.time() at the start (the receiver stamps reports with it)
 
 
 def classify(protocol: str, response: requests.Response) -> tuple[str, str | None, int | None,
@@ -295,19 +296,19 @@ def send_one(session: requests.Session, url: str, i: int, k: int, build: Request
     account, protocol, body, headers = build(i, k)
     auth = "Basic " + base64.b64encode(f"{account}:{PASSWORD}".encode()).decode()
     path = "/mms/v2/send" if protocol == "http" else "/mm7"
-    t0 = time.monotonic()
+    t0, wall = time.monotonic(), time.time()
     try:
         r = session.post(url + path, data=body, headers={**headers, "Authorization": auth},
                          timeout=60)
     except requests.RequestException as exc:
         return Sent(i, k, account, protocol, "other", None, 0, None, t0,
-                    time.monotonic() - t0, f"{exc.__class__.__name__}: {exc}")
+                    time.monotonic() - t0, f"{exc.__class__.__name__}: {exc}", wall)
     latency = time.monotonic() - t0
     outcome, message_id, code, detail = classify(protocol, r)
     if outcome == "limit":  # MM7 4007 does not say which limit: the account's only one
         outcome = LIMIT_OF.get(account, "other")
     return Sent(i, k, account, protocol, outcome, message_id, r.status_code, code, t0, latency,
-                detail)
+                detail, wall)
 
 
 def run_senders(url: str, plan: Plan, build: Request | None = None,
@@ -388,12 +389,13 @@ class Outcome:
     per_account: dict[str, Counter] = field(default_factory=dict)
     not_delivered_first_time: int = 0
     account_counts: dict[str, tuple[int, int]] = field(default_factory=dict)  # stored, accepted
+    early_reports: list[str] = field(default_factory=list)  # ids reported before due
 
     def problems(self) -> list[str]:
         h = self.health
         out = []
         for name in ("duplicate_ids", "stored_not_accepted", "accepted_not_stored",
-                     "account_counts"):
+                     "account_counts", "early_reports"):
             found = getattr(self, name)
             if found:
                 shown = list(found.items() if isinstance(found, dict) else found)[:5]
@@ -424,8 +426,9 @@ class Outcome:
 
 
 def check(server: Server, receiver: AppReceiver, sent: list[Sent],
-          health: dict[str, Any] | None = None) -> Outcome:
-    """Compare the answers, the fake's store and counters, and the receiver's reports."""
+          health: dict[str, Any] | None = None, report_after: float | None = None) -> Outcome:
+    """Compare the answers, the fake's store and counters, and the receiver's reports;
+    ``report_after`` (a real clock): no report may arrive sooner after its send started."""
     out = Outcome()
     out.by_outcome = Counter(s.outcome for s in sent)
     for s in sent:
@@ -449,8 +452,13 @@ def check(server: Server, receiver: AppReceiver, sent: list[Sent],
     got: Counter = Counter()
     received = list(receiver.received)
     out.reports_received = len(received)
+    started = {s.id: s.wall for s in accepted}
     for item in received:
-        got[report_message_id(item)] += 1
+        mid = report_message_id(item)
+        got[mid] += 1
+        if report_after is not None and mid in started and \
+                item.at < started[mid] + report_after - 0.01:
+            out.early_reports.append(mid)
     for mid, n in want.items():
         if got[mid] < n:
             out.lost_reports[mid] = n - got[mid]
