@@ -42,8 +42,8 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "trickle": ("timeout", "timeout"),
     "not-http": ("connection-error", "bad-answer"),
     "bad-status": ("connection-error", "bad-answer"),
-    "redirect": ("rejected", "status"), "404": ("rejected", "status"),
-    "500": ("rejected", "status"), "503": ("rejected", "status"),
+    "redirect": ("rejected", "status"), "204": ("rejected", "status"),  # "non-200": retried
+    "404": ("rejected", "status"), "503": ("rejected", "status"),
     "rst": ("connection-error", "reset"), "close": ("connection-error", "closed"),
     "close-mid-answer": ("connection-error", "cut-short"),
 }
@@ -277,7 +277,7 @@ def test_retry_not_made_after_give_up_when_queued(make_fake: Callable[..., Fake]
 
 
 # --- 3. garbage --------------------------------------------------------------------------------
-GARBAGE = ("not-http", "bad-status", "redirect", "404", "500", "503", "empty-200", "bad-xml",
+GARBAGE = ("not-http", "bad-status", "redirect", "204", "404", "503", "empty-200", "bad-xml",
            "garbage-200", "ok")
 
 
@@ -298,7 +298,7 @@ def test_receiver_answers_garbage(make_fake: Callable[..., Fake],
     for c in records:
         assert c["attempt_count"] == succeeded_at[families[c["message_id"]]], c["id"]
         statuses = [a["status"] for a in c["attempts"][:6]]
-        assert statuses == [None, None, 302, 404, 500, 503]
+        assert statuses == [None, None, 302, 204, 404, 503]
 
 
 def test_unreadable_mm7_answer_is_recorded(make_fake: Callable[..., Fake],
