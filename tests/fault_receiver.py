@@ -11,6 +11,7 @@ connection it accepted as a ``Hit``, and asks ``answer(hit)`` what to do with it
 ``bad-status``        a broken status line
 ``garbage-200``       HTTP 200 with a body of random bytes
 ``empty-200``         HTTP 200 with an empty body
+``endless-200``       HTTP 200 with no length, then bytes until the client hangs up (64 MiB)
 ``bad-xml``           HTTP 200, ``text/xml`` declaring an encoding that does not exist
 ``redirect``          302 to the same URL
 ``400``, ``503``, ... that status, empty body
@@ -203,6 +204,16 @@ class FaultReceiver:
             conn.sendall(b"HTTP/1.1 two hundred OK\r\nContent-Length: 0\r\n\r\n")
         elif action == "garbage-200":
             conn.sendall(_response(200, self._rng.randbytes(300), "application/octet-stream"))
+        elif action == "endless-200":
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                         b"Connection: close\r\n\r\n")
+            try:
+                for _ in range(1024):  # 64 MiB at most: a fake that reads it all fails
+                    if self._stopping.is_set():
+                        return
+                    conn.sendall(b"x" * 65536)
+            except OSError:
+                pass  # the client hung up: for an endless answer, the normal end
         elif action == "empty-200":
             conn.sendall(_response(200, b"", "text/plain"))
         elif action == "bad-xml":

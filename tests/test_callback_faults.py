@@ -56,6 +56,8 @@ BODY_200: dict[str, dict[str, tuple[str, str | None]]] = {
                   "mm7": ("rejected", "content")},
     "bad-xml": {"openmarket": ("success", None), "legacy": ("success", None),
                 "mm7": ("rejected", "content")},
+    "endless-200": {"openmarket": ("success", None), "legacy": ("success", None),
+                    "mm7": ("rejected", "content")},
 }
 
 
@@ -319,6 +321,21 @@ def test_unreadable_mm7_answer_is_recorded(make_fake: Callable[..., Fake],
                 ("rejected", "content", 200)
             assert "LookupError" in first["reason"]
             assert c["state"] == "delivered" and c["attempt_count"] == 2
+
+
+def test_endless_answer_is_read_up_to_a_limit(make_fake: Callable[..., Fake],
+                                              fault_receiver: FaultReceiver) -> None:
+    """Regression: an answer with no length that never ends was read to the end (memory
+    growing, the lane held). The fake reads 1 MiB of it and judges that."""
+    fault_receiver.up()
+    fault_receiver.answer = per_attempt("endless-200", "ok")
+    fake = make_fake(fault_config(fault_receiver))
+    families = drive(fake, 7)
+    records = settle(fake, len(families), 3 * SCALE)
+    audit(fake, fault_receiver, families, records)
+    for c in records:
+        assert c["attempt_count"] == (2 if families[c["message_id"]] == "mm7" else 1)
+        assert c["attempts"][0]["body"] == "x" * 4096  # the first 4 KiB, as always
 
 
 # --- 4. resets -----------------------------------------------------------------------------------
