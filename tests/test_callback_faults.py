@@ -67,7 +67,7 @@ def expected(action: str, family: str) -> tuple[str, str | None]:
 
 
 def fault_config(receiver: FaultReceiver, *, give_up: float = GIVE_UP,
-                 **more: Any) -> dict[str, Any]:
+                 delays: list[float] = DELAYS, **more: Any) -> dict[str, Any]:
     base = receiver.url("")
     account = {**ACCOUNT, "mt_configs": {
         "om": {"dlr_url": f"{base}/dlr/om", "dlr_protocol": "http", "region": "US"},
@@ -76,7 +76,7 @@ def fault_config(receiver: FaultReceiver, *, give_up: float = GIVE_UP,
         "mo": {"url": f"{base}/mo", "format": "http"}}
     return {"accounts": [account], "clock": "real", "decision_header": False,
             "default_report": {"status": "Retrieved", "after": 0.05, "outcome_id": 1},
-            "callbacks": {"timeout_seconds": TIMEOUT, "retry_delays": DELAYS,
+            "callbacks": {"timeout_seconds": TIMEOUT, "retry_delays": delays,
                           "give_up_after_seconds": give_up, "workers": 8},
             "legacy": {"timeout_seconds": TIMEOUT}, **more}
 
@@ -291,10 +291,11 @@ def test_receiver_answers_garbage(make_fake: Callable[..., Fake],
     the first 200 with a body, MM7 only at a real ...Rsp."""
     fault_receiver.up()
     fault_receiver.answer = per_attempt(*GARBAGE)
-    fake = make_fake(fault_config(fault_receiver, give_up=GIVE_UP + 2 * SCALE))
+    delays = [d / 2 for d in DELAYS]  # ten attempts: retry sooner
+    fake = make_fake(fault_config(fault_receiver, delays=delays))
     families = drive(fake, 14)
-    records = settle(fake, len(families), GIVE_UP + 4 * SCALE)
-    audit(fake, fault_receiver, families, records, give_up=GIVE_UP + 2 * SCALE)
+    records = settle(fake, len(families), GIVE_UP + 2 * SCALE)
+    audit(fake, fault_receiver, families, records)
     assert {c["state"] for c in records} == {"delivered"}
     succeeded_at = {"openmarket": GARBAGE.index("empty-200") + 1,
                     "legacy": GARBAGE.index("bad-xml") + 1, "mm7": len(GARBAGE)}
@@ -368,8 +369,8 @@ def test_receiver_resets_before_reading(make_fake: Callable[..., Fake],
     fault_receiver.up()
     fault_receiver.before = lambda hit: \
         {0: "rst", 1: "close-mid-request"}.get(hit.index % 3)
-    fake = make_fake(fault_config(fault_receiver))
-    families = drive(fake, 21)
+    fake = make_fake(fault_config(fault_receiver, delays=[d / 2 for d in DELAYS]))
+    families = drive(fake, 14)
     records = settle(fake, len(families), GIVE_UP)
     figures = audit(fake, fault_receiver, families, records)
     assert figures["states"] == {"delivered": len(families)}
