@@ -337,8 +337,8 @@ class Dispatcher:
         lane past the give-up time: it is recorded failed without another try)."""
         if callback.gate is not None:
             self._wait_gate(callback.gate)
-        if callback.attempt_count and \
-                self.clock.now() - callback.created_at > self.give_up_after_seconds:
+        start = self.clock.now()  # the attempt's time: the give-up rule judges this one
+        if callback.attempt_count and start - callback.created_at > self.give_up_after_seconds:
             if self.store.end_callback(callback, "failed"):
                 self.failed += 1
                 self.store.publish("callback.failed", self._event(callback, None))
@@ -346,7 +346,7 @@ class Dispatcher:
         if not self.store.start_attempt(callback):
             self.cancelled += 1  # cancelled while it waited in its lane
             return None
-        attempt = self._attempt(callback, session)
+        attempt = self._attempt(callback, session, start)
         now = self.clock.now()
         if attempt.outcome == "success":
             state, next_at, kind = "delivered", None, "callback.delivered"
@@ -367,13 +367,14 @@ class Dispatcher:
         self.store.publish(kind, self._event(callback, attempt))
         return attempt
 
-    def _attempt(self, callback: Callback, session: requests.Session | None) -> Attempt:
+    def _attempt(self, callback: Callback, session: requests.Session | None,
+                 at: float) -> Attempt:
         number = callback.attempt_count + 1
         timeout = callback.timeout or self.timeout_seconds
         t0 = Clock.monotonic()
         headers = {k: header_safe(v) for k, v in
                    {"User-Agent": self.user_agent, **callback.headers}.items()}
-        attempt = Attempt(number=number, at=self.clock.now(), outcome="success")
+        attempt = Attempt(number=number, at=at, outcome="success")
         own = session is None
         session = session or _new_session()
         try:

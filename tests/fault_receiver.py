@@ -65,7 +65,7 @@ class FaultReceiver:
     answer: Callable[[Hit], str] = lambda hit: "ok"
     before: Callable[[Hit], str | None] = lambda hit: None
     slow_seconds: float = 1.0
-    trickle_seconds: float = 0.1
+    trickle_seconds: float = 0.1  # under the client's read timeout, so only a total bounds it
     port: int = 0
     hits: list[Hit] = field(default_factory=list)
 

@@ -26,7 +26,10 @@ from conftest import ACCOUNT, Fake, om_body
 from fault_receiver import FaultReceiver, Hit, key_of_record
 
 SCALE = 10.0 if os.environ.get("FAKEMMS_FAULTS") == "long" else 1.0
-TIMEOUT = 0.3 * SCALE  # callbacks.timeout_seconds (and the legacy gateway's)
+# callbacks.timeout_seconds (and the legacy gateway's): room for a good answer on a loaded
+# machine; the tests of late answers use the short one
+TIMEOUT = 1.0 * SCALE
+SHORT_TIMEOUT = 0.5 * SCALE
 DELAYS = [0.2 * SCALE, 0.4 * SCALE, 0.8 * SCALE]  # the last one repeats
 GIVE_UP = 8.0 * SCALE
 DOWN = 3.0 * SCALE  # the issue's "down for 30 s", scaled
@@ -67,7 +70,8 @@ def expected(action: str, family: str) -> tuple[str, str | None]:
 
 
 def fault_config(receiver: FaultReceiver, *, give_up: float = GIVE_UP,
-                 delays: list[float] = DELAYS, **more: Any) -> dict[str, Any]:
+                 delays: list[float] = DELAYS, timeout: float = TIMEOUT,
+                 **more: Any) -> dict[str, Any]:
     base = receiver.url("")
     account = {**ACCOUNT, "mt_configs": {
         "om": {"dlr_url": f"{base}/dlr/om", "dlr_protocol": "http", "region": "US"},
@@ -76,14 +80,14 @@ def fault_config(receiver: FaultReceiver, *, give_up: float = GIVE_UP,
         "mo": {"url": f"{base}/mo", "format": "http"}}
     return {"accounts": [account], "clock": "real", "decision_header": False,
             "default_report": {"status": "Retrieved", "after": 0.05, "outcome_id": 1},
-            "callbacks": {"timeout_seconds": TIMEOUT, "retry_delays": delays,
+            "callbacks": {"timeout_seconds": timeout, "retry_delays": delays,
                           "give_up_after_seconds": give_up, "workers": 8},
-            "legacy": {"timeout_seconds": TIMEOUT}, **more}
+            "legacy": {"timeout_seconds": timeout}, **more}
 
 
 @pytest.fixture
 def fault_receiver() -> Iterator[FaultReceiver]:
-    receiver = FaultReceiver(slow_seconds=TIMEOUT * 3)
+    receiver = FaultReceiver(slow_seconds=SHORT_TIMEOUT * 3, trickle_seconds=SHORT_TIMEOUT / 4)
     yield receiver
     receiver.stop()
 
@@ -149,7 +153,7 @@ def audit(fake: Fake, receiver: FaultReceiver, families: dict[str, str], records
             assert (a["error"] is None) == (a["outcome"] == "success"), a
             assert a["outcome"] == "success" or a["reason"], a
         for a in attempts[1:]:  # a retry starts within the give-up time
-            assert seconds(a["at"]) - seconds(c["created_at"]) <= give_up + 0.05, (c["id"], a)
+            assert seconds(a["at"]) - seconds(c["created_at"]) <= give_up + 0.001, (c["id"], a)
         refused += sum(1 for a in attempts if a["error"] == "refused")
     # each attempt was a connection the receiver took, or a refused one
     hits = receiver.log()
@@ -207,8 +211,9 @@ def test_receiver_down_then_up(make_fake: Callable[..., Fake],
                                fault_receiver: FaultReceiver) -> None:
     fake = make_fake(fault_config(fault_receiver))
     families = drive(fake, 21)  # the receiver is not listening yet: connection refused
-    while not fake.get("/_fakemms/api/callbacks?state=retrying").json()["count"] \
-            == len(families):
+    deadline = time.monotonic() + 5
+    while fake.get("/_fakemms/api/callbacks?state=retrying").json()["count"] < len(families):
+        assert time.monotonic() < deadline, "the callbacks were not refused"
         time.sleep(0.05)
     down_until = time.time() + DOWN
     time.sleep(DOWN)  # the fault itself: nobody listens for DOWN seconds
@@ -218,7 +223,7 @@ def test_receiver_down_then_up(make_fake: Callable[..., Fake],
     assert figures["states"] == {"delivered": len(families)}
     for c in records:
         refused = [a for a in c["attempts"] if a["error"] == "refused"]
-        assert refused and all(seconds(a["at"]) < down_until + 0.05 for a in refused)
+        assert refused and all(seconds(a["at"]) < down_until + 0.1 for a in refused)
         assert all(a["reason"] == "connection refused" for a in refused)
         assert c["attempts"][-1]["outcome"] == "success"
     assert all(h.action == "ok" for h in fault_receiver.log())
@@ -248,20 +253,21 @@ def pick(hit: Hit, *actions: str) -> str:
 
 def test_receiver_slow_silent_or_trickling(make_fake: Callable[..., Fake],
                                            fault_receiver: FaultReceiver) -> None:
+    """Each callback's first attempt is answered after the timeout, never, or a byte at a
+    time (each byte within the read timeout: regression, such an answer held the lane for
+    ever); the second is answered well."""
     fault_receiver.up()
     fault_receiver.answer = lambda hit: \
         pick(hit, "slow", "hang", "trickle") if hit.n == 1 else "ok"
-    fault_receiver.trickle_seconds = TIMEOUT / 3  # each byte well within the read timeout
-    fake = make_fake(fault_config(fault_receiver))
+    fake = make_fake(fault_config(fault_receiver, timeout=SHORT_TIMEOUT))
     families = drive(fake, 14)
-    records = settle(fake, len(families), GIVE_UP + 14 * TIMEOUT)
+    records = settle(fake, len(families), GIVE_UP + 14 * SHORT_TIMEOUT)
     audit(fake, fault_receiver, families, records)
     assert all(c["state"] == "delivered" and c["attempt_count"] == 2 for c in records)
     actions = Counter(h.action for h in fault_receiver.log() if h.n == 1)
     assert set(actions) == {"slow", "hang", "trickle"}, actions
-    for c in records:
-        first = c["attempts"][0]
-        assert first["latency_ms"] < (TIMEOUT + 0.25 * SCALE) * 1000, first  # never held longer
+    for c in records:  # cut at the timeout, not when the trickle ends (250 s)
+        assert c["attempts"][0]["latency_ms"] < (3 * SHORT_TIMEOUT + 1) * 1000
 
 
 def test_retry_not_made_after_give_up_when_queued(make_fake: Callable[..., Fake],
@@ -271,9 +277,9 @@ def test_retry_not_made_after_give_up_when_queued(make_fake: Callable[..., Fake]
     fault_receiver.up()
     fault_receiver.answer = lambda hit: "hang"
     give_up = 1.0 * SCALE
-    fake = make_fake(fault_config(fault_receiver, give_up=give_up))
+    fake = make_fake(fault_config(fault_receiver, give_up=give_up, timeout=SHORT_TIMEOUT))
     families = drive(fake, 14)
-    records = settle(fake, len(families), give_up + 14 * TIMEOUT + 2 * SCALE)
+    records = settle(fake, len(families), give_up + 14 * SHORT_TIMEOUT + 2 * SCALE)
     audit(fake, fault_receiver, families, records, give_up=give_up)
     assert {c["state"] for c in records} == {"failed"}
     assert all(a["error"] == "timeout" for c in records for a in c["attempts"])
