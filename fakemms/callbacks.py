@@ -13,15 +13,17 @@ Rules (openmarket-mms-receive.txt, provider-notes.md): success is what each prot
 
 from __future__ import annotations
 
+import http.client
 import logging
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3
 
 from fakemms.clock import Clock
 from fakemms.models import AnswerGate, iso
@@ -31,8 +33,10 @@ from fakemms.store import Store
 log = logging.getLogger(__name__)
 
 BODY_LIMIT = 4096  # bytes of each answer kept on the attempt record
+ANSWER_LIMIT = 1024 * 1024  # bytes of an answer read to judge it; the rest is not read
 LANE_LINGER_SECONDS = 2.0  # an idle lane thread waits this long for more work, then ends
 LANE_BACKLOG = 10_000  # callbacks queued for one destination; more are shed (counted)
+UNREACHABLE = ("refused", "timeout", "connection")  # errors that mean nobody answered
 GATE_WAIT_SECONDS = 30.0  # at most this long for the answer a callback must not overtake
 
 
@@ -45,16 +49,19 @@ def http_200(response: requests.Response) -> str | None:
 class Attempt:
     number: int
     at: float
-    outcome: str  # success | rejected | timeout | connection-error
+    outcome: str  # success | rejected | timeout | connection-error | shed
     status: int | None = None
     latency_ms: float | None = None
     body: str | None = None
     reason: str | None = None
+    # None on success, else: refused | timeout | closed | reset | cut-short | bad-answer |
+    # connection | status | content | shed | internal (docs/callbacks.md)
+    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"number": self.number, "at": iso(self.at), "outcome": self.outcome,
                 "status": self.status, "latency_ms": self.latency_ms, "body": self.body,
-                "reason": self.reason}
+                "reason": self.reason, "error": self.error}
 
 
 @dataclass
@@ -208,8 +215,8 @@ class Dispatcher:
                     self._start_worker(lane)
         if shed:
             attempt = Attempt(number=callback.attempt_count + 1, at=self.clock.now(),
-                              outcome="shed", reason=f"more than {self.lane_backlog} callbacks "
-                              f"queued for {key}")
+                              outcome="shed", error="shed",
+                              reason=f"more than {self.lane_backlog} callbacks queued for {key}")
             if self.store.record_attempt(callback, attempt, "failed", None):
                 self.store.publish("callback.failed", self._event(callback, attempt))
 
@@ -301,9 +308,9 @@ class Dispatcher:
                         return
                     callback = lane.queue.popleft()
                 try:
-                    outcome = self._process(callback, session)
-                    if outcome is not None:
-                        lane.unreachable = outcome in ("timeout", "connection-error")
+                    attempt = self._process(callback, session)
+                    if attempt is not None:
+                        lane.unreachable = attempt.error in UNREACHABLE
                 except Exception:
                     log.exception("callback %s: attempt failed unexpectedly", callback.id)
                 finally:
@@ -325,14 +332,22 @@ class Dispatcher:
             if self._closing or Clock.monotonic() > deadline:
                 return
 
-    def _process(self, callback: Callback, session: requests.Session | None) -> str | None:
-        """One attempt; its outcome (None: not attempted)."""
+    def _process(self, callback: Callback, session: requests.Session | None
+                 ) -> Attempt | None:
+        """One attempt; None when none was made (cancelled, or a retry that waited in its
+        lane past the give-up time: it is recorded failed without another try)."""
         if callback.gate is not None:
             self._wait_gate(callback.gate)
+        start = self.clock.now()  # the attempt's time: the give-up rule judges this one
+        if callback.attempt_count and start - callback.created_at > self.give_up_after_seconds:
+            if self.store.end_callback(callback, "failed"):
+                self.failed += 1
+                self.store.publish("callback.failed", self._event(callback, None))
+            return None
         if not self.store.start_attempt(callback):
             self.cancelled += 1  # cancelled while it waited in its lane
             return None
-        attempt = self._attempt(callback, session)
+        attempt = self._attempt(callback, session, start)
         now = self.clock.now()
         if attempt.outcome == "success":
             state, next_at, kind = "delivered", None, "callback.delivered"
@@ -343,7 +358,7 @@ class Dispatcher:
             else:
                 state, next_at, kind = "retrying", now + delay, "callback.attempt"
         if not self.store.record_attempt(callback, attempt, state, next_at):
-            return attempt.outcome  # forgotten meanwhile: neither retried nor counted
+            return attempt  # forgotten meanwhile: neither retried nor counted
         if state == "delivered":
             self.delivered += 1
         elif state == "failed":
@@ -351,32 +366,48 @@ class Dispatcher:
         else:
             self._schedule(callback, next_at)  # type: ignore[arg-type]
         self.store.publish(kind, self._event(callback, attempt))
-        return attempt.outcome
+        return attempt
 
-    def _attempt(self, callback: Callback, session: requests.Session | None) -> Attempt:
+    def _attempt(self, callback: Callback, session: requests.Session | None,
+                 at: float) -> Attempt:
         number = callback.attempt_count + 1
         timeout = callback.timeout or self.timeout_seconds
         t0 = Clock.monotonic()
-        headers = {"User-Agent": self.user_agent, **callback.headers}
-        attempt = Attempt(number=number, at=self.clock.now(), outcome="success")
+        headers = {k: header_safe(v) for k, v in
+                   {"User-Agent": self.user_agent, **callback.headers}.items()}
+        attempt = Attempt(number=number, at=at, outcome="success")
         own = session is None
         session = session or _new_session()
         try:
-            response = session.request(
-                callback.method, callback.url, params=callback.params, data=callback.body or None,
-                headers=headers, auth=callback.auth, timeout=(min(10.0, timeout), timeout),
-                allow_redirects=False,
-            )
-            attempt.status = response.status_code
-            attempt.body = response.content[:BODY_LIMIT].decode("utf-8", "replace")
-            reason = callback.success(response)
+            with session.request(
+                callback.method, callback.url, params=callback.params,
+                data=callback.body or None, headers=headers, auth=callback.auth,
+                timeout=(min(10.0, timeout), timeout), allow_redirects=False, stream=True,
+            ) as response:
+                attempt.status = response.status_code
+                content = _read_answer(response, t0 + timeout)
+            attempt.body = content[:BODY_LIMIT].decode("utf-8", "replace")
+            response._content = content  # the success rules read response.content
+            try:
+                reason = callback.success(response)
+            except Exception as exc:  # noqa: BLE001 - an answer the rule cannot read
+                reason = f"the answer could not be read: {_text(exc)}"
             if reason:
                 attempt.outcome, attempt.reason = "rejected", reason
-        except requests.Timeout:
-            attempt.outcome = "timeout"
-            attempt.reason = f"no answer within {timeout:g} s"
-        except requests.RequestException as exc:
-            attempt.outcome, attempt.reason = "connection-error", _short(exc)
+                attempt.error = "status" if response.status_code != 200 else "content"
+        except _AnswerTimeout:
+            attempt.outcome, attempt.error = "timeout", "timeout"
+            attempt.reason = f"no complete answer within {timeout:g} s"
+        except (OSError, urllib3.exceptions.HTTPError) as exc:  # requests' errors are OSErrors
+            attempt.error, attempt.reason = classify(exc)
+            attempt.outcome = "timeout" if attempt.error == "timeout" else "connection-error"
+            if attempt.error == "timeout":
+                attempt.reason = f"no answer within {timeout:g} s"
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the callback is not lost
+            log.warning("callback %s: attempt %d failed unexpectedly", callback.id, number,
+                        exc_info=True)
+            attempt.outcome, attempt.error = "connection-error", "internal"
+            attempt.reason = f"{exc.__class__.__name__}: {str(exc)[:200]}"
         finally:
             if own:
                 session.close()
@@ -384,10 +415,10 @@ class Dispatcher:
         return attempt
 
     @staticmethod
-    def _event(callback: Callback, attempt: Attempt) -> dict[str, Any]:
+    def _event(callback: Callback, attempt: Attempt | None) -> dict[str, Any]:
         return {"id": callback.id, "kind": callback.kind, "message_id": callback.message_id,
                 "account": callback.account, "state": callback.state,
-                "attempt": attempt.to_dict()}
+                "attempt": attempt.to_dict() if attempt is not None else None}
 
 
 def _new_session() -> requests.Session:
@@ -396,8 +427,76 @@ def _new_session() -> requests.Session:
     return session
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    if "Connection refused" in text or "NewConnectionError" in text:
-        return "connection refused"
-    return f"{exc.__class__.__name__}: {text[:200]}"
+def header_safe(value: str) -> str:
+    """A header value HTTP can carry: printable ASCII as is; anything else (a scenario named
+    in Japanese, a line break) percent-encoded as UTF-8, so the callback still goes out."""
+    if value.isascii() and value.isprintable():
+        return value
+    return quote(value, safe="".join(chr(c) for c in range(0x20, 0x7f) if chr(c) != "%"))
+
+
+class _AnswerTimeout(Exception):
+    """The answer did not arrive in full within the callback timeout."""
+
+
+def _read_answer(response: requests.Response, deadline: float) -> bytes:
+    """The answer's body, at most ``ANSWER_LIMIT`` bytes, in full before ``deadline``: a
+    receiver that trickles its answer a byte at a time (each within the read timeout) does
+    not hold the lane for ever. ``read1`` returns what has arrived (urllib3 >= 2.2)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < ANSWER_LIMIT:
+        if Clock.monotonic() > deadline:
+            raise _AnswerTimeout
+        chunk = response.raw.read1(65536, decode_content=True)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)[:ANSWER_LIMIT]  # more is not read: enough to judge it
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what caused it, as requests and urllib3 wrap it (their ``args``
+    carry the cause too)."""
+    out: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo and len(out) < 20:
+        e = todo.pop()
+        if e in out:
+            continue
+        out.append(e)
+        todo.extend(a for a in (e.__cause__, e.__context__, getattr(e, "reason", None),
+                                *getattr(e, "args", ())) if isinstance(a, BaseException))
+    return out
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """What went wrong on the wire, as the attempt's ``error`` and ``reason``: refused,
+    timeout, closed (no answer), reset, cut-short (the answer broke off), bad-answer (not
+    HTTP), connection (anything else: DNS, TLS ...)."""
+    chain = _causes(exc)
+
+    def has(*kinds: type) -> bool:
+        return any(isinstance(e, kinds) for e in chain)
+
+    if has(ConnectionRefusedError):
+        return "refused", "connection refused"
+    # not urllib3's TimeoutError: its NewConnectionError is one (host unreachable ...)
+    if has(requests.Timeout, TimeoutError, urllib3.exceptions.ReadTimeoutError):
+        return "timeout", "no answer in time"
+    if has(requests.exceptions.ChunkedEncodingError, http.client.IncompleteRead):
+        return "cut-short", f"the answer was cut short: {_text(exc)}"
+    if has(http.client.RemoteDisconnected):
+        return "closed", "the connection was closed without an answer"
+    if has(ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
+        return "reset", "the connection was reset"
+    if has(http.client.HTTPException, requests.exceptions.ContentDecodingError,
+           requests.exceptions.InvalidHeader, urllib3.exceptions.ProtocolError,
+           urllib3.exceptions.DecodeError):
+        return "bad-answer", f"not an HTTP answer: {_text(exc)}"
+    return "connection", _text(exc)
+
+
+def _text(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {str(exc)[:200]}"

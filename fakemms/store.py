@@ -322,6 +322,16 @@ class Store:
             self._write_callbacks([callback])
             return True
 
+    def end_callback(self, callback: Callback, state: str) -> bool:
+        """End a callback without another attempt (a retry due past the give-up time); False
+        when it was cancelled or had already ended."""
+        with self._lock:
+            if callback.cancelled or callback.state in ("delivered", "failed"):
+                return False
+            callback.state = state
+            callback.next_attempt_at = None
+            return True
+
     def set_callback_state(self, callback: Callback, state: str,
                            next_attempt_at: float | None = None) -> None:
         with self._lock:

@@ -146,7 +146,8 @@ class Message:
 @dataclass
 class Attempt:
     """One try at delivering a callback: outcome success | rejected | timeout |
-    connection-error, the HTTP status, how long the application took, its answer."""
+    connection-error | shed, the HTTP status, how long the application took, its answer, and
+    what went wrong (``error``: refused, timeout, reset, status ...; None on success)."""
 
     number: int
     outcome: str
@@ -155,6 +156,7 @@ class Attempt:
     latency_ms: float | None = None
     body: str | None = None
     reason: str | None = None
+    error: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -174,9 +174,12 @@ ANSWERS: dict[str, Any] = {
     "Attempt": _obj(["number", "at", "outcome", "status", "latency_ms", "body", "reason"], {
         "number": {"type": "integer", "minimum": 1}, "at": _DATE,
         "outcome": {"type": "string", "description": "success, rejected, timeout, "
-                    "connection-error"},
+                    "connection-error, shed"},
         "status": {"type": ["integer", "null"]}, "latency_ms": {"type": ["number", "null"]},
-        "body": _STR_OR_NULL, "reason": _STR_OR_NULL}),
+        "body": _STR_OR_NULL, "reason": _STR_OR_NULL,
+        "error": {"type": ["string", "null"], "description": "null on success, else refused, "
+                  "timeout, closed, reset, cut-short, bad-answer, connection, status, content, "
+                  "shed, internal (docs/callbacks.md)"}}),
     "Callback": _obj(["id", "kind", "message_id", "account", "url", "method", "protocol",
                       "state", "created_at", "next_attempt_at", "headers", "attempt_count",
                       "attempts"], {
