@@ -20,12 +20,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
 
 from fakemms.clock import Clock
+from fakemms.headers import header_safe
 from fakemms.models import AnswerGate, iso
 from fakemms.scheduler import Scheduler
 from fakemms.store import Store
@@ -425,14 +426,6 @@ def _new_session() -> requests.Session:
     session = requests.Session()
     session.trust_env = False
     return session
-
-
-def header_safe(value: str) -> str:
-    """A header value HTTP can carry: printable ASCII as is; anything else (a scenario named
-    in Japanese, a line break) percent-encoded as UTF-8, so the callback still goes out."""
-    if value.isascii() and value.isprintable():
-        return value
-    return quote(value, safe="".join(chr(c) for c in range(0x20, 0x7f) if chr(c) != "%"))
 
 
 class _AnswerTimeout(Exception):

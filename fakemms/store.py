@@ -330,6 +330,7 @@ class Store:
                 return False
             callback.state = state
             callback.next_attempt_at = None
+            self._write_callbacks([callback])
             return True
 
     def set_callback_state(self, callback: Callback, state: str,
@@ -537,7 +538,8 @@ class Store:
 # The methods that change what a journal keeps: with one, each commits before it returns.
 _DURABLE = ("reset", "add_message", "update_message", "set_status_if", "add_warnings",
             "bump_extra", "record_message_fetch", "fill_part", "add_report", "add_callback",
-            "record_attempt", "set_callback_state", "cancel_callbacks", "remove_account")
+            "record_attempt", "set_callback_state", "end_callback", "cancel_callbacks",
+            "remove_account")
 
 
 def _flushing(method: Callable[..., Any], journal: SqliteJournal) -> Callable[..., Any]:

@@ -684,6 +684,18 @@ def test_scenario_mo_carries_its_decision_and_text_its_charset(make_fake, receiv
     assert "X-Fake-Decision" not in receiver.wait_for(2)[1].headers
 
 
+def test_decision_named_outside_latin1_goes_out_percent_encoded_on_the_answer(make_fake, receiver):
+    """Regression: a rule named in Japanese made the 202 raise UnicodeEncodeError (a 500 with
+    the message already stored). Its X-Fake-Decision goes out percent-encoded as UTF-8."""
+    from urllib.parse import unquote
+    fake = make_fake(config(receiver))
+    load(fake, "name: 名前\nrules:\n  - name: ルール\n    match: {destination: '*'}\n")
+    r = send(fake, "12025550100")
+    assert r.status_code == 202, r.text
+    assert unquote(r.headers["X-Fake-Decision"]) == "名前/ルール"
+    assert r.headers["X-Fake-Decision"].isascii()
+
+
 # --- events, volume, reset ----------------------------------------------------------------------
 def test_event_stream_delivers_message_report_and_callback_events(make_fake, receiver):
     fake = make_fake(config(receiver))

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from fakemms import errors, outbound
 from fakemms.app import backend
 from fakemms.backend import Backend
+from fakemms.headers import header_safe
 from fakemms.protocols.capture import raw_request
 from fakemms.protocols.legacy import codec as legacy
 
@@ -84,7 +85,7 @@ def send_mms() -> Response:
     response = text(200, body, content_type)
     response.call_on_close(message.answered.set)
     if be.decision_header and message.decision:
-        response.headers["X-Fake-Decision"] = message.decision
+        response.headers["X-Fake-Decision"] = header_safe(message.decision)
     return response
 
 
@@ -101,7 +102,7 @@ def _error(error: errors.FakeMmsError) -> Response:
     response = text(status, body, content_type)
     decision = getattr(error, "decision", None)
     if decision and backend().decision_header:
-        response.headers["X-Fake-Decision"] = decision
+        response.headers["X-Fake-Decision"] = header_safe(decision)
     return response
 
 

@@ -10,6 +10,7 @@ from fakemms import errors
 from fakemms.app import backend
 from fakemms.backend import Backend
 from fakemms.guards import parse_basic
+from fakemms.headers import header_safe
 from fakemms.protocols.capture import raw_request
 from fakemms.protocols.mm7 import codec
 
@@ -86,7 +87,7 @@ def submit(be: Backend, account, req: codec.SubmitReq) -> Response:
         transaction_id=req.transaction_id, message_id=message.id))
     response.call_on_close(message.answered.set)  # no DeliveryReportReq before this SubmitRsp
     if be.decision_header and message.decision:
-        response.headers["X-Fake-Decision"] = message.decision
+        response.headers["X-Fake-Decision"] = header_safe(message.decision)
     return response
 
 
@@ -116,7 +117,7 @@ def _error(error: errors.FakeMmsError) -> Response:
                                                    mm7_version=version, transaction_id=txn),
                                 status=500)
     if decision and be.decision_header:
-        response.headers["X-Fake-Decision"] = decision
+        response.headers["X-Fake-Decision"] = header_safe(decision)
     return response
 
 

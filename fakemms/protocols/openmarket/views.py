@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from fakemms import errors
 from fakemms.app import backend
 from fakemms.guards import parse_basic
+from fakemms.headers import header_safe
 from fakemms.protocols.capture import raw_request
 from fakemms.protocols.openmarket import codec
 
@@ -57,7 +58,7 @@ def send() -> tuple[Response, int]:
     # Reports wait for this: a DLR never overtakes its 202.
     response.call_on_close(message.answered.set)
     if be.decision_header and message.decision:
-        response.headers["X-Fake-Decision"] = message.decision
+        response.headers["X-Fake-Decision"] = header_safe(message.decision)
     return response, 202
 
 
@@ -77,7 +78,7 @@ def render_error(error: errors.FakeMmsError, status: int) -> tuple[Response, int
     response = jsonify({"error": {"code": error.code, "description": error.text}})
     decision = getattr(error, "decision", None)
     if decision and backend().decision_header:
-        response.headers["X-Fake-Decision"] = decision
+        response.headers["X-Fake-Decision"] = header_safe(decision)
     return response, status
 
 
