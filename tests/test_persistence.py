@@ -95,6 +95,26 @@ def test_journal_eviction_and_deferred_ops(tmp_path):
     journal.close()
 
 
+def test_a_callback_ended_at_its_give_up_time_is_written(tmp_path):
+    """Store.end_callback (a retry due past the give-up time) reaches the file: a restart
+    reads the callback failed, not retrying."""
+    from fakemms.store import Store
+    journal = SqliteJournal(tmp_path / "state.db")
+    store = Store(journal=journal)
+    message = a_message()
+    store.add_message(message)
+    callback = Callback(id="cb-000001", kind="report", message_id=message.id, account="acme",
+                        url="http://127.0.0.1:9/dlr", method="POST", headers={}, body=b"{}",
+                        protocol="openmarket", created_at=1_700_000_001.0,
+                        success=legacy_success, state="retrying",
+                        next_attempt_at=1_700_000_016.0)
+    assert store.add_callback(callback)
+    assert store.end_callback(callback, "failed")
+    journal.close()
+    (got,) = SqliteJournal(tmp_path / "state.db").load().callbacks
+    assert (got.state, got.next_attempt_at) == ("failed", None)
+
+
 # --- a fake in this process: off, reset, eviction --------------------------------------------
 def send(fake: Any, n: int) -> list[str]:
     ids = []
