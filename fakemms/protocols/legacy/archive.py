@@ -136,7 +136,7 @@ def read_zip(data: bytes, *, max_entries: int = DEFAULT_MAX_ENTRIES,
                             raise ZipTooLarge(f"more than {max_total_bytes} bytes uncompressed")
                         chunks.append(chunk)
             except (zipfile.BadZipFile, NotImplementedError, zlib.error, EOFError, OSError,
-                    RuntimeError) as exc:
+                    RuntimeError, ValueError) as exc:  # ValueError: offsets before the start
                 raise InvalidZip(f"{info.filename} cannot be read ({exc})") from None
             name = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
             parts.append(Part(content_type=type_for_name(name), data=b"".join(chunks),
