@@ -145,3 +145,17 @@ def test_scenario_documents(data: bytes) -> None:
 @example(b"\xff")
 def test_scenario_any_text(data: bytes) -> None:
     load_scenario_text(data)
+
+
+def test_a_scenario_file_whose_mo_script_names_no_account_refuses_the_config(tmp_path):
+    """The control API refuses such a scenario (test_fuzz_control.py); a config file's
+    scenarios are held to the same rule rather than failing with a traceback when due."""
+    (tmp_path / "ghost.yaml").write_text("name: ghost\nmo:\n  - account: ghost\n    at: 1s\n")
+    (tmp_path / "config.yaml").write_text("scenarios: [ghost.yaml]\n")
+    try:
+        create_app(load_config(tmp_path / "config.yaml", env={})).close()
+    except ConfigError as exc:
+        assert exc.problems == ["mo[0].account: no account 'ghost'"]
+        assert exc.source.endswith("ghost.yaml")
+    else:
+        raise AssertionError("the config loaded")
