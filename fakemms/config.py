@@ -281,6 +281,8 @@ ENV_VARS: dict[str, EnvVar] = {v.name: v for v in [
     # the project's own test suite (tests/test_ui.py); CI sets the first for the whole run
     EnvVar("FAKEMMS_REQUIRE_BROWSER", "browser tests fail instead of skipping"),
     EnvVar("FAKEMMS_SCREENSHOTS", "where the browser tests write the README's images"),
+    EnvVar("FAKEMMS_FUZZ", "long: the fuzz tests run their long profile"),
+    EnvVar("FAKEMMS_FUZZ_EXAMPLES", "examples per fuzz test in the long profile"),
 ]}
 
 

@@ -115,6 +115,21 @@ def test_codec_reads_any_zip_or_refuses_it(data: bytes) -> None:
         assert isinstance(exc, legacy.InvalidZip)
 
 
+MO_FIELDS = {"id": "123", "from": "447700900123", "to": "88600", "type": "2",
+             "date": "2024-01-02 03:04:05 +0000", "expiry": "2024-01-03 03:04:05 +0000"}
+
+
+@given(st.lists(st.tuples(st.sampled_from([*MO_FIELDS, "cc", "network", "subject"]),
+                          st.sampled_from(sorted(set(MO_FIELDS.values()))) | odd_text),
+                max_size=8), st.booleans())
+def test_codec_reads_mo_notifications(pairs: list[tuple[str, str]], as_text: bool) -> None:
+    """An MO notification (our own callback, parsed back by the client and the tests)."""
+    try:
+        legacy.parse_mo(urlencode(pairs) if as_text else pairs)
+    except errors.FakeMmsError as exc:
+        assert isinstance(exc, legacy.LegacyError) and exc.text, repr(exc)
+
+
 # --- over HTTP --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def server() -> Iterator[FuzzFake]:

@@ -15,6 +15,7 @@ import requests
 from fuzzing import FuzzFake, fuzz_fake, header_text, mutated, odd_text
 from hypothesis import example, given
 from hypothesis import strategies as st
+from test_mm7_codec import body_only
 from test_mm7_endpoint import (
     AUTH,
     FIXTURES,
@@ -141,6 +142,22 @@ def test_codec_on_edited_envelopes(case: tuple[bytes, str]) -> None:
 @given(st.binary(max_size=300), content_types)
 def test_codec_on_any_bytes(body: bytes, content_type: str) -> None:
     codec_parse(body, content_type)
+
+
+# the peer's side: a receiver's answers to our callbacks and the DeliverReqs of the fixtures
+ANSWERS = [((FIXTURES / n).read_bytes(), "text/xml")
+           for n in ("submit-rsp.xml", "fault.xml", "fault_02.xml")]
+DELIVERS = [body_only(n) for n in ("deliver-req1.txt", "deliver-req3.txt", "deliver-req5.txt")]
+
+
+@given(st.sampled_from(ANSWERS + DELIVERS).flatmap(
+    lambda s: st.tuples(mutated(s[0], 6), st.just(s[1]))))
+def test_codec_on_mutated_peer_messages(case: tuple[bytes, str]) -> None:
+    codec_parse(*case)
+    try:
+        codec.parse_response(*case)
+    except errors.FakeMmsError as exc:
+        assert isinstance(exc, codec.Mm7Error), repr(exc)
 
 
 # --- over HTTP --------------------------------------------------------------------------------
