@@ -150,8 +150,8 @@ def _fuzz_profiles() -> None:
     from hypothesis import HealthCheck, settings
 
     common = {"deadline": None, "database": None, "print_blob": True,
-              "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
-                                        HealthCheck.function_scoped_fixture]}
+              # huge strings and whole bodies are the point; servers are module fixtures
+              "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
     settings.register_profile("ci", max_examples=40,
                               derandomize=os.environ.get("CI", "").lower() in ("1", "true"),
                               **common)
