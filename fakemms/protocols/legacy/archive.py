@@ -111,7 +111,8 @@ def read_zip(data: bytes, *, max_entries: int = DEFAULT_MAX_ENTRIES,
     not a readable zip (corrupt, encrypted, unknown compression)."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError,
+            NotImplementedError) as exc:  # NotImplementedError: a zip version above 6.3
         raise InvalidZip(f"not a zip archive ({exc})") from None
     with zf:
         infos = zf.infolist()
