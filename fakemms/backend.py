@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fakemms import errors, generate, mt_content, outbound
 from fakemms.callbacks import Dispatcher
@@ -29,14 +30,17 @@ from fakemms.config import (
 from fakemms.errors import ConfigError
 from fakemms.guards import Guards
 from fakemms.models import Account, Message, Part, Report
-from fakemms.protocols.mime import content_type_params
+from fakemms.protocols.mime import MimeLimits, content_type_params
 from fakemms.protocols.mm7.tables import VERSION_NAMESPACES
 from fakemms.remote_content import RemoteContent, needs_fetch
 from fakemms.rng import Rng
 from fakemms.scenario import Decision, Engine, ReportPlan, Scenario, load_scenario
 from fakemms.scenario.loader import MoScript
-from fakemms.scheduler import Scheduler
+from fakemms.scheduler import Job, Scheduler
 from fakemms.store import Store
+
+if TYPE_CHECKING:
+    from fakemms.persistence import Loaded, SqliteJournal, StoredJob
 
 log = logging.getLogger(__name__)
 ID_WIDTH = 15  # openmarket-mms-send.txt "mtId": 123456789012345; moId likewise
@@ -54,13 +58,17 @@ class Backend:
                 raise ConfigError(scenario.source, problems)
         self.clock = Clock(config["clock"])
         self.rng = Rng(config["seed"])
-        self.store = Store(max_messages=config["max_messages"])
+        journal = self._open_journal()
+        loaded = journal.load() if journal is not None else None
+        self.store = Store(max_messages=config["max_messages"], journal=journal)
         self.store.set_accounts(config.accounts())
         self.guards = Guards(self.store, self.clock, config["trusted_proxies"])
         self.strict_mime: bool = config["strict_mime"]
+        caps = config["content"]  # hostile content (docs/service.md)
+        self.mime_limits = MimeLimits(**{k: caps[k] for k in MimeLimits.__dataclass_fields__})
         self.decision_header: bool = config["decision_header"]
         self.http_status: dict[int, int] = {int(k): v for k, v in config["http_status"].items()}
-        self.scheduler = Scheduler(self.clock)
+        self.scheduler = Scheduler(self.clock, journal)
         cb = config["callbacks"]
         self.dispatcher = Dispatcher(
             self.store, self.clock, self.scheduler, timeout_seconds=cb["timeout_seconds"],
@@ -71,10 +79,27 @@ class Backend:
             mm7_namespaces={**VERSION_NAMESPACES, **config["mm7"]["callback_namespaces"]},
             legacy_timeout=config["legacy"]["timeout_seconds"],
             legacy_expiry=config["legacy"]["expiry_seconds"])
-        self.content = RemoteContent(self.store, self.clock, config["remote_content"])
+        self.content = RemoteContent(self.store, self.clock, config["remote_content"],
+                                     max_ratio=caps["max_ratio"])
         self._callback_seq = itertools.count(1)
         self._lock = threading.RLock()
-        self.set_scenarios(scenarios)
+        self._armed: set[str] = set()  # scenarios whose MO scripts were armed (persistence)
+        if loaded is None:
+            self.set_scenarios(scenarios)
+        else:
+            self._restore(loaded, scenarios)
+
+    def _open_journal(self) -> SqliteJournal | None:
+        settings = self.config.get("persistence") or {}
+        path = settings.get("path")
+        if not path:
+            return None
+        from fakemms.persistence import SqliteJournal  # only when asked: off is the fast path
+
+        try:
+            return SqliteJournal(self._path(path), settings.get("synchronous", "normal") or "off")
+        except (OSError, ValueError, sqlite3.Error) as exc:
+            raise ConfigError("persistence.path", [f"{path}: {exc}"]) from None
 
     def _path(self, name: str) -> Path:
         path = Path(name)
@@ -149,15 +174,23 @@ class Backend:
             request_id=request_id, decision=decision.label, extra=dict(extra or {}),
             raw_request=raw_request,
         )
+        journal = self.store.journal
+        if journal is None:
+            self._accept(message, decision)
+        else:
+            with journal.held():  # the message and its report jobs: one commit
+                self._accept(message, decision)
+        # the answer is slow, the message already accepted: its reports still wait for it
+        Clock.sleep_wall(decision.latency)
+        return message
+
+    def _accept(self, message: Message, decision: Decision) -> None:
         self._keep(message)
         if needs_fetch(message):
             self.content.then(message, decision.reports, self._schedule_reports)
         else:
             self._schedule_reports(message, decision.reports)
         self.scheduler.help()  # fire what fell due meanwhile: firing keeps pace under load
-        # the answer is slow, the message already accepted: its reports still wait for it
-        Clock.sleep_wall(decision.latency)
-        return message
 
     def mm7_parts(self, content: Any) -> tuple[list[Part], list[str]]:
         """An MM7 submission's parts as stored, and warnings (mt_content.mm7_parts)."""
@@ -165,8 +198,14 @@ class Backend:
 
     def legacy_parts(self, req: Any) -> list[Part]:
         """A SendMMS request's parts, its zip fetched when given by URL (mt_content)."""
-        return mt_content.legacy_parts(req, self.content.fetcher,
-                                       self.config["legacy"]["max_zip_bytes"])
+        return mt_content.legacy_parts(req, self.content.fetcher, self.zip_limits())
+
+    def zip_limits(self) -> dict[str, Any]:
+        """``read_zip``'s caps for a legacy mms.zip, uploaded or fetched (docs/legacy.md)."""
+        caps = self.config["content"]
+        return {"max_total_bytes": self.config["legacy"]["max_zip_bytes"],
+                "max_entries": caps["max_zip_entries"],
+                "max_entry_bytes": caps["max_entry_bytes"], "max_ratio": caps["max_ratio"]}
 
     def mt_config_for_vasid(self, account: Account, vas_id: str | None) -> str:
         """MM7's VASID names the MT configuration (openmarket-mms-overview.txt); an empty or
@@ -230,6 +269,7 @@ class Backend:
 
     def _schedule_reports(self, message: Message, plans: list[ReportPlan]) -> None:
         message_id, account = message.id, message.account  # jobs hold ids, not the message
+        durable = self.store.journal is not None  # off: no record built (the fast path)
         for plan in plans:
             if plan.early:
                 self.fire_report(message_id, plan, sync=True)
@@ -237,7 +277,8 @@ class Backend:
                 self.scheduler.at(message.created_at + plan.offset,
                                   lambda p=plan: self.fire_report(message_id, p),
                                   f"report {plan.status} for {message_id}",
-                                  key=message_id, account=account)
+                                  key=message_id, account=account,
+                                  record=_report_record(message_id, plan) if durable else None)
 
     def fire_report(self, message_id: str, plan: ReportPlan, sync: bool = False
                     ) -> Report | None:
@@ -299,7 +340,8 @@ class Backend:
         if after > 0:
             self.scheduler.after(after, lambda: self.fire_report(message_id, plan),
                                  f"report {status} for {message_id}", key=message_id,
-                                 account=message.account)
+                                 account=message.account,
+                                 record=_report_record(message_id, plan))
             return {"message_id": message_id, "status": status, "scheduled_in": after}
         report = self.fire_report(message_id, plan)
         if report is None:
@@ -391,12 +433,85 @@ class Backend:
     def _arm_mo_scripts(self, scenarios: list[Scenario]) -> None:
         start = self.clock.now()
         for scenario in scenarios:
-            for script in scenario.mo:
+            for index, script in enumerate(scenario.mo):
                 for n in range(script.count):
                     due = start + script.at + n * (script.every or 0)
                     self.scheduler.at(due, lambda s=script, sc=scenario: self._run_mo(s, sc),
                                       f"mo {script.name} #{n + 1}", account=script.account,
-                                      key=_scenario_key(scenario.name))
+                                      key=_scenario_key(scenario.name),
+                                      record=("mo", {"scenario": scenario.name, "script": index,
+                                                     "name": script.name, "n": n}))
+        self._note_armed(self._armed | {s.name for s in scenarios})
+
+    def _note_armed(self, names: set[str]) -> None:
+        # a restart re-arms the MO scripts only of scenarios not armed before (persistence)
+        self._armed = names
+        journal = self.store.journal
+        if journal is not None:
+            journal.apply([journal.meta_op("armed_scenarios", sorted(names))])
+
+    # --- persistence ------------------------------------------------------------------------
+    def _restore(self, loaded: Loaded, scenarios: list[Scenario]) -> None:
+        """Start from what the journal held: the clock where it stood (same configured mode),
+        messages and callbacks, pending reports and MO-script jobs re-armed with their due
+        times (those already late fire at once, in due order), unfinished callbacks due at
+        their next attempt; scenarios new to the file arm their MO scripts from now."""
+        journal = self.store.journal
+        assert journal is not None
+        if "clock" in loaded.meta:
+            self.clock.restore(loaded.meta["clock"])
+        self.clock.add_listener(self._save_clock)
+        self._save_clock()
+        self.store.restore(loaded)
+        numbers = [int(c.id[3:]) for c in loaded.callbacks if c.id[3:].isdigit()]
+        self._callback_seq = itertools.count(max(numbers, default=0) + 1)
+        armed = set(loaded.meta.get("armed_scenarios", []))
+        self.engine.scenarios = list(scenarios)
+        self._armed = armed & {s.name for s in scenarios}
+        jobs, gone = [], []
+        for stored in loaded.jobs:
+            job = self._rearm(stored)
+            if job is None:
+                gone.append(journal.drop_job_op(stored.seq))
+            else:
+                jobs.append(job)
+        seq = itertools.count(max((j.seq for j in jobs), default=0) + 1)
+        for callback in loaded.callbacks:
+            if callback.cancelled or callback.state in ("delivered", "failed", "cancelled") \
+                    or self.store.get_callback(callback.id) is not callback:
+                continue
+            callback.state = "retrying" if callback.attempt_count else "pending"
+            jobs.append(Job(callback.next_attempt_at or callback.created_at, next(seq),
+                            f"callback {callback.id}",
+                            lambda cid=callback.id: self.dispatcher.due(cid),
+                            callback.message_id, callback.account))
+        journal.apply(gone)
+        self.scheduler.restore(jobs)  # first: new jobs number after the kept ones
+        self._arm_mo_scripts([s for s in scenarios if s.name not in armed])
+
+    def _rearm(self, stored: StoredJob) -> Job | None:
+        """A kept job as a live one; None when what it belongs to is gone."""
+        p = stored.payload
+        record = (stored.kind, p)
+        if stored.kind == "report" and self.store.get_message(p["message_id"]) is not None:
+            plan, mid = ReportPlan(**p["plan"]), p["message_id"]
+            return Job(stored.due, stored.seq, f"report {plan.status} for {mid}",
+                       lambda: self.fire_report(mid, plan), stored.key, stored.account,
+                       record=record)
+        if stored.kind == "mo":
+            scenario = next((s for s in self.engine.scenarios if s.name == p["scenario"]), None)
+            scripts = scenario.mo if scenario is not None else []
+            if p["script"] < len(scripts) and scripts[p["script"]].name == p["name"]:
+                script = scripts[p["script"]]
+                return Job(stored.due, stored.seq, f"mo {script.name} #{p['n'] + 1}",
+                           lambda: self._run_mo(script, scenario),  # type: ignore[arg-type]
+                           stored.key, stored.account, record=record)
+        return None
+
+    def _save_clock(self) -> None:
+        journal = self.store.journal
+        if journal is not None:
+            journal.apply([journal.meta_op("clock", self.clock.state())])
 
     def _run_mo(self, script: MoScript, scenario: Scenario) -> None:
         try:
@@ -418,6 +533,7 @@ class Backend:
             self.scheduler.cancel_keys([_scenario_key(s.name) for s in self.engine.scenarios],
                                        dropped=False)
             self.engine.scenarios = list(scenarios)
+            self._armed = set()
             self._arm_mo_scripts(scenarios)
 
     def upsert_account(self, data: dict[str, Any], username: str | None = None) -> Account:
@@ -472,10 +588,11 @@ class Backend:
         fenced); the clock back to its configured mode at wall time; re-arm MO scripts."""
         with self._lock:
             self.scheduler.cancel_all()
-            self.store.reset()  # marks every callback cancelled first
+            self.store.reset()  # marks every callback cancelled first; empties the journal
             self.dispatcher.reset()
             self.content.reset()
             self.clock.reset()
+            self._armed = set()
             self._arm_mo_scripts(self.engine.scenarios)
 
     def close(self, timeout: float = 5.0) -> None:
@@ -524,7 +641,13 @@ class Backend:
                 return False
             self.engine.scenarios = kept
             self.scheduler.cancel_keys([_scenario_key(name)], dropped=False)
+            self._note_armed(self._armed - {name})
             return True
+
+
+def _report_record(message_id: str, plan: ReportPlan) -> tuple[str, dict[str, Any]]:
+    """What a pending report job is kept as (persistence): its message and plan."""
+    return "report", {"message_id": message_id, "plan": dict(vars(plan))}  # flat: no asdict
 
 
 def _scenario_key(name: str) -> str:

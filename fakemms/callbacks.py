@@ -174,10 +174,11 @@ class Dispatcher:
 
     def _schedule(self, callback: Callback, at: float) -> None:
         # the job holds the callback's id: a forgotten callback is not kept alive by it
-        self.scheduler.at(at, lambda cid=callback.id: self._due(cid), f"callback {callback.id}",
+        self.scheduler.at(at, lambda cid=callback.id: self.due(cid), f"callback {callback.id}",
                           key=callback.message_id, account=callback.account)
 
-    def _due(self, callback_id: str) -> None:
+    def due(self, callback_id: str) -> None:
+        """A callback's (re)attempt is due: queue it, if it is still kept."""
         callback = self.store.get_callback(callback_id)
         if callback is None:
             self.dropped += 1  # its message was evicted (or forgotten) before the retry

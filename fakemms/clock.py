@@ -101,6 +101,25 @@ class Clock:
             self._frozen = time.time() if self.mode == "virtual" else None
         self._notify()
 
+    def state(self) -> dict:
+        """What ``restore`` needs to put this clock back where it stands (persistence)."""
+        with self._lock:
+            return {"mode": self.mode, "configured_mode": self.configured_mode,
+                    "frozen": self._frozen, "offset": self._offset}
+
+    def restore(self, state: dict) -> bool:
+        """Back to a saved ``state``: a virtual (or paused) clock at the time it stood at, a
+        real one with the offset ``advance`` gave it. Refused (False) when the configured mode
+        has changed since: the configuration wins."""
+        if state.get("configured_mode") != self.configured_mode:
+            return False
+        with self._lock:
+            self.mode = state["mode"]
+            self._frozen = state["frozen"]
+            self._offset = float(state["offset"])
+        self._notify()
+        return True
+
     def add_listener(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
 

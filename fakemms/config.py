@@ -22,6 +22,7 @@ MO_FORMATS = ["http", "legacy-get", "legacy-post", "mm7-5.3.0", "mm7-5.6.0", "mm
               "mm7-6.8.0"]
 
 _DIGIT_STRINGS = frozenset({"username", "password", "short_code"})  # often all digits
+SECRET_SETTINGS = frozenset({"password", "admin_token"})  # never echoed in messages or logs
 _URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
 _URL_OR_NULL = {"type": ["string", "null"], "pattern": _URL_PATTERN}  # where callbacks go
 _NUMBER_OR_NULL = {"type": ["number", "null"], "minimum": 0}
@@ -82,6 +83,8 @@ SCHEMA: dict[str, Any] = {
             },
         },
         "host": {"type": "string"},
+        # closes the control API and the UI: Authorization: Bearer TOKEN (docs/control-api.md)
+        "admin_token": {"type": ["string", "null"], "pattern": "^[!-~]+$"},  # ASCII, no spaces
         "port": {"type": "integer", "minimum": 0, "maximum": 65535},
         "shutdown_timeout": {"type": "number", "minimum": 0, "maximum": 300},
         "clock": {"enum": ["real", "virtual"]},
@@ -146,6 +149,19 @@ SCHEMA: dict[str, Any] = {
                 "default_ttl": {"type": "number", "minimum": 0},
             },
         },
+        "content": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "max_parts": {"type": "integer", "minimum": 1},
+                "max_depth": {"type": "integer", "minimum": 1},
+                "max_part_headers": {"type": "integer", "minimum": 1},
+                "max_header_line": {"type": "integer", "minimum": 80},
+                "max_zip_entries": {"type": "integer", "minimum": 1},
+                "max_entry_bytes": {"type": "integer", "minimum": 1},
+                "max_ratio": {"type": "number", "minimum": 1},
+            },
+        },
         "http": {
             "type": "object",
             "additionalProperties": False,
@@ -157,6 +173,13 @@ SCHEMA: dict[str, Any] = {
                 "max_body": {"type": "integer", "minimum": 1},
                 "backlog": {"type": "integer", "minimum": 1},
             },
+        },
+        "persistence": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "properties": {"path": {"type": ["string", "null"], "minLength": 1},
+                           # YAML reads an unquoted off as false
+                           "synchronous": {"enum": ["off", "normal", "full", False]}},
         },
         "legacy": {
             "type": "object",
@@ -192,6 +215,7 @@ DEFAULTS: dict[str, Any] = {
         }
     ],
     "host": "127.0.0.1",
+    "admin_token": None,  # None: the control API and the UI are open
     "port": 8025,
     # fakemms serve on SIGTERM/SIGINT: requests and callback attempts in flight get this long
     "shutdown_timeout": 5.0,
@@ -221,7 +245,15 @@ DEFAULTS: dict[str, Any] = {
     # legacy-mms-gateway-receive.txt: retrievable until expiry, "no less than 24 hours";
     # answers are due "sub 10 seconds"
     "legacy": {"expiry_seconds": 86400, "timeout_seconds": 10, "max_zip_bytes": 16 * 1024 * 1024},
+    # hostile content (docs/service.md): the documents give no figures, so these are generous
+    # for an MMS; MIME caps apply to every multipart body, zip caps to the legacy mms.zip,
+    # max_ratio also to a remote answer's Content-Encoding
+    "content": {"max_parts": 100, "max_depth": 10, "max_part_headers": 100,
+                "max_header_line": 8192, "max_zip_entries": 100,
+                "max_entry_bytes": 8 * 1024 * 1024, "max_ratio": 200},
     "http": HTTP_DEFAULTS,
+    # off: state lives in memory only; a path keeps it in an SQLite file across restarts
+    "persistence": {"path": None, "synchronous": "normal"},
 }
 
 def _flag(value: str) -> bool:
@@ -276,8 +308,10 @@ ENV_VARS: dict[str, EnvVar] = {v.name: v for v in [
            (*_ACCOUNT, "mo", "format")),
     EnvVar("FAKEMMS_LOG_FORMAT", "text or json (fakemms serve)"),
     EnvVar("FAKEMMS_URL", "a running fakemms, for the client, the CLI and the pytest plugin"),
-    EnvVar("FAKEMMS_ADMIN_TOKEN", "token the control API asks for"),
-    EnvVar("FAKEMMS_PERSISTENCE_PATH", "where state is kept across restarts"),
+    EnvVar("FAKEMMS_ADMIN_TOKEN", "token the control API and the UI ask for (Bearer)",
+           ("admin_token",)),
+    EnvVar("FAKEMMS_PERSISTENCE_PATH", "SQLite file that keeps state across restarts",
+           ("persistence", "path")),
     # the project's own test suite (tests/test_ui.py); CI sets the first for the whole run
     EnvVar("FAKEMMS_REQUIRE_BROWSER", "browser tests fail instead of skipping"),
     EnvVar("FAKEMMS_SCREENSHOTS", "where the browser tests write the README's images"),
@@ -355,9 +389,12 @@ def format_error(error: Any) -> str:
     expected = error.schema.get("type") if error.validator == "type" else None
     wants_text = expected == "string" or (isinstance(expected, list) and "string" in expected)
     leaf = error.absolute_path[-1] if error.absolute_path else None
+    if leaf in SECRET_SETTINGS:  # a secret's value stays out of the message (and the logs)
+        message = message.replace(repr(error.instance), "(hidden)", 1)
     if wants_text and leaf in _DIGIT_STRINGS and isinstance(error.instance, int):
         # YAML reads 12345 as a number: a password or short code of digits needs quotes
-        message += f" (quote it: '{error.instance}')"
+        message += " (quote it)" if leaf in SECRET_SETTINGS else \
+            f" (quote it: '{error.instance}')"
     elif error.validator == "pattern" and error.schema.get("pattern") == _URL_PATTERN:
         message = f"{error.instance!r} is not an http:// or https:// URL"
     return f"{setting_name(error.absolute_path) or '(top level)'}: {message}"

@@ -58,6 +58,15 @@ class MalformedRequest(FakeMmsError):
         return f"{self.description}: {self.detail}" if self.detail else self.description
 
 
+class ContentLimitExceeded(MalformedRequest):
+    """Content over one of the ``content:`` caps (too many parts or header lines, nested too
+    deeply, a bomb): refused before it is read further (docs/service.md, Hostile content).
+    OpenMarket answers it as any malformed body (400, 15000); MM7 as 2004 "Multimedia content
+    refused", whose text covers "the content size ... was unacceptable" (mm7-api.txt)."""
+
+    mm7_status = 2004
+
+
 # --- request validation (openmarket-mms-send.txt) -------------------------------------------
 class ValidationError(FakeMmsError):
     http_status = 403  # the send document shows 403 Forbidden with 15102; kept for the family

@@ -128,11 +128,15 @@ def _take_token(bucket: tuple[float, float] | None, rate: float,
     capacity = max(rate, 1.0)
     tokens, stamp = bucket if bucket is not None else (capacity, now)
     tokens = min(capacity, tokens + max(0.0, now - stamp) * rate)
+    # ``now`` was read before the store's lock: a thread preempted in between arrives with an
+    # older reading than the stamp. The stamp never moves back, or the next request would be
+    # credited the same interval twice (more than ``tps`` a second under concurrency).
+    stamp = max(stamp, now)
     # A virtual clock near 1.7e9 s moves in steps of ~2.4e-7 s, so advancing by exactly
     # 1/tps may refill 0.9999998 tokens; a microsecond of refill is close enough to whole.
     if tokens < 1.0 - rate * 1e-6:
-        return False, (tokens, now)
-    return True, (tokens - 1.0, now)
+        return False, (tokens, stamp)
+    return True, (tokens - 1.0, stamp)
 
 
 def _periods(now: float) -> tuple[str, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sys
 import threading
 from datetime import UTC, datetime
@@ -14,6 +15,13 @@ from typing import TextIO
 from fakemms.errors import ConfigError
 
 LOG_FORMATS = ("text", "json")
+# query parameters whose values never reach a log line (the legacy gateway's ``pass``)
+_SECRET_PARAM = re.compile(r"([?&](?:pass|password|token|admin_token)=)[^&#\s]*", re.I)
+
+
+def redact_target(target: str) -> str:
+    """A request target as the access log shows it: secret query values redacted."""
+    return _SECRET_PARAM.sub(r"\1(redacted)", target) if "=" in target else target
 
 
 class JsonFormatter(logging.Formatter):

@@ -54,9 +54,27 @@ class Account:
         out["mt_configs"] = {k: asdict(v) for k, v in self.mt_configs.items()}
         for cfg in out["mt_configs"].values():
             cfg.pop("name", None)
-        if not secrets:
-            out["password"] = "***"
-        return out
+        return out if secrets else mask_passwords(out)
+
+
+MASK = "********"  # a password the control API does not reveal (a null one stays null)
+
+
+def mask_passwords(account: dict[str, Any]) -> dict[str, Any]:
+    """An account's dict with its password and its callback credentials masked: what the
+    control API and the UI show unless asked for them (``?reveal=passwords``)."""
+    out = {**account, "password": MASK if account.get("password") is not None else None}
+    out["mt_configs"] = {name: _masked(cfg) for name, cfg in
+                         (account.get("mt_configs") or {}).items()}
+    if account.get("mo"):
+        out["mo"] = _masked(account["mo"])
+    return out
+
+
+def _masked(settings: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not settings or settings.get("password") is None:
+        return settings
+    return {**settings, "password": MASK}
 
 
 @dataclass

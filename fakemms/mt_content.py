@@ -42,15 +42,16 @@ def mm7_parts(content: mm7.Content | None, settings: Mapping[str, Any]
 
 
 def legacy_parts(req: legacy.SendMmsRequest, fetcher: RemoteFetcher,
-                 max_zip_bytes: int) -> list[Part]:
+                 zip_limits: Mapping[str, Any]) -> list[Part]:
     """A SendMMS request's parts: its mms.zip, or the zip at its ``url=`` (fetched with the
-    remote-content rules); an empty zip is refused."""
+    remote-content rules, read with ``zip_limits``: ``read_zip``'s keywords); an empty zip is
+    refused."""
     parts = req.parts
     if req.url:
         fetched = fetcher.fetch(req.url)
         if not fetched.ok:
             raise legacy.InvalidParameter(f"url: {fetched.error}")
-        parts = legacy.read_zip(fetched.data, max_total_bytes=max_zip_bytes)
+        parts = legacy.read_zip(fetched.data, **zip_limits)
     if not parts:
         raise legacy.NoMmsContent("the zip holds no files")
     return parts

@@ -85,7 +85,8 @@ class FakeMmsServer:
 @pytest.fixture(scope="session")
 def fakemms_url() -> str | None:
     """The running fakemms to use instead of an in-process one: ``$FAKEMMS_URL`` (e.g. the
-    docker service in CI), or None to start one in the test process. Override to choose."""
+    docker service in CI), or None to start one in the test process. Override to choose.
+    A server started with an admin token needs ``$FAKEMMS_ADMIN_TOKEN`` set to it."""
     return os.environ.get("FAKEMMS_URL") or None
 
 
@@ -95,7 +96,8 @@ def fakemms_config() -> dict[str, Any]:
     (``accounts``, ``clock``, ``seed``, ``scenarios``, ``callbacks``, ...); ``host`` and
     ``port`` are ignored (127.0.0.1, a free port). Default: the embedded defaults (account
     ``fakemms`` / ``fakemms`` with MT configuration ``config1``). FAKEMMS_* variables are
-    not read. Override in a conftest.py::
+    not read; an ``admin_token`` closes its control API, and the plugin's client sends it.
+    Override in a conftest.py::
 
         @pytest.fixture(scope="session")
         def fakemms_config():
@@ -147,7 +149,8 @@ def fakemms_server(fakemms_url: str | None,
         app = create_app(config)
         thread = ServerThread(app, "127.0.0.1", 0, **app.extensions["fakemms"].config["http"])
         thread.start()
-        server = FakeMmsServer(thread.url, Client(thread.url), thread=thread)
+        token = app.extensions["fakemms"].config.get("admin_token")  # its own client uses it
+        server = FakeMmsServer(thread.url, Client(thread.url, admin_token=token), thread=thread)
     try:
         yield server
     finally:
@@ -216,7 +219,7 @@ def _namespace_client(server: FakeMmsServer, request: pytest.FixtureRequest,
                       template: dict[str, Any] | None) -> Client:
     if template is None:
         if server._template is None:
-            accounts = server.client.list_accounts()
+            accounts = server.client.list_accounts(reveal_passwords=True)
             server._template = accounts[0].to_dict() if accounts else {
                 "mt_configs": {"config1": {"dlr_url": None}}}
         template = server._template
@@ -260,7 +263,7 @@ def _apply_marker(client: Client, server: FakeMmsServer, options: dict[str, Any]
         data = dict(account)
         name = data["username"]
         try:
-            previous = admin.get_account(name)
+            previous = admin.get_account(name, reveal_passwords=True)
         except FakeMmsClientError:
             previous = None
         admin.replace_account(name, data)

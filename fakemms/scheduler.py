@@ -8,6 +8,8 @@ Jobs must be quick (they enqueue work; they do not do HTTP).
 Each job names what it belongs to (``key``: a message or callback id; ``account``), so a reset,
 an evicted message or a deleted account cancels exactly its jobs. A job holds ids, never the
 objects: cancelled jobs are dropped from the heap in bulk, so memory follows the live jobs.
+With a journal (persistence), a job given a ``record`` (what to re-arm it from: a kind and
+ids) is kept in the file until it fires or is cancelled, and ``restore`` re-arms it on start.
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from fakemms.clock import Clock
+
+if TYPE_CHECKING:
+    from fakemms.persistence import SqliteJournal
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +42,14 @@ class Job:
     key: str | None = field(default=None, compare=False)
     account: str | None = field(default=None, compare=False)
     cancelled: bool = field(default=False, compare=False)
+    # (kind, payload) kept in the journal while pending; None: not kept (or no journal)
+    record: tuple[str, dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
 
 class Scheduler:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, journal: SqliteJournal | None = None) -> None:
         self.clock = clock
+        self.journal = journal
         self._heap: list[Job] = []
         self._by_key: dict[str, list[Job]] = {}
         self._cancelled = 0  # cancelled jobs still in the heap
@@ -59,9 +68,15 @@ class Scheduler:
 
     # --- scheduling -------------------------------------------------------------------------
     def at(self, due: float, fn: Callable[[], None], name: str = "job", *,
-           key: str | None = None, account: str | None = None) -> Job | None:
-        """Run ``fn`` when the clock reaches ``due``; None once the scheduler is stopped."""
-        job = Job(due, next(self._seq), name, fn, key, account)
+           key: str | None = None, account: str | None = None,
+           record: tuple[str, dict[str, Any]] | None = None) -> Job | None:
+        """Run ``fn`` when the clock reaches ``due``; None once the scheduler is stopped.
+        ``record``: (kind, payload) to keep the job in the journal until it fires."""
+        journal = self.journal if record is not None else None
+        job = Job(due, next(self._seq), name, fn, key, account, record=record if journal
+                  else None)
+        if journal is not None:  # in the file before it can fire (and delete its row)
+            journal.apply([journal.job_op(self._stored(job))])
         with self._cond:
             if self._stopped:
                 return None
@@ -71,9 +86,31 @@ class Scheduler:
             self._cond.notify()
         return job
 
+    def restore(self, jobs: Iterable[Job]) -> None:
+        """Re-arm jobs kept in a journal (their rows are there already), all at once so
+        those already late fire in due order; later jobs number after them."""
+        jobs = list(jobs)
+        with self._cond:
+            top = max((j.seq for j in jobs), default=-1)
+            self._seq = itertools.count(max(top + 1, next(self._seq)))
+            for job in jobs:
+                heapq.heappush(self._heap, job)
+                if job.key is not None:
+                    self._by_key.setdefault(job.key, []).append(job)
+            self._cond.notify()
+
+    @staticmethod
+    def _stored(job: Job) -> Any:
+        from fakemms.persistence import StoredJob
+
+        assert job.record is not None
+        return StoredJob(job.seq, job.due, job.record[0], job.key, job.account, job.record[1])
+
     def after(self, delay: float, fn: Callable[[], None], name: str = "job", *,
-              key: str | None = None, account: str | None = None) -> Job | None:
-        return self.at(self.clock.now() + max(0.0, delay), fn, name, key=key, account=account)
+              key: str | None = None, account: str | None = None,
+              record: tuple[str, dict[str, Any]] | None = None) -> Job | None:
+        return self.at(self.clock.now() + max(0.0, delay), fn, name, key=key, account=account,
+                       record=record)
 
     def cancel_all(self) -> int:
         with self._cond:
@@ -89,16 +126,21 @@ class Scheduler:
     def cancel_keys(self, keys: Iterable[str], *, dropped: bool = True) -> int:
         """Cancel the jobs of these messages or callbacks (``dropped``: count them as shed)."""
         count = 0
+        recorded: list[int] = []
         with self._cond:
             for key in keys:
                 for job in self._by_key.pop(key, ()):
                     if not job.cancelled:
                         job.cancelled = True
                         count += 1
+                        if job.record is not None:
+                            recorded.append(job.seq)
             self._cancelled += count
             if dropped:
                 self.dropped += count
             self._compact()
+        if recorded and self.journal is not None:
+            self.journal.apply(self.journal.drop_job_op(seq) for seq in recorded)
         return count
 
     def cancel_account(self, account: str) -> int:
@@ -113,6 +155,8 @@ class Scheduler:
                         self._unindex(job)
             self._cancelled += count
             self._compact()
+        if self.journal is not None:
+            self.journal.apply(self.journal.drop_jobs_ops(account=account))
         return count
 
     def _compact(self) -> None:
@@ -217,7 +261,12 @@ class Scheduler:
         self.lateness.append(self.clock.now() - job.due)
         self.fired += 1
         try:
-            job.fn()
+            if job.record is not None and self.journal is not None:
+                # the row leaves with the job's first write (the report it records)
+                with self.journal.deferred([self.journal.drop_job_op(job.seq)]):
+                    job.fn()
+            else:
+                job.fn()
         except Exception:  # a failing job must not stop the scheduler
             self.failed += 1
             log.exception("scheduled job %s failed", job.name)

@@ -37,6 +37,7 @@ from waitress.task import ThreadedTaskDispatcher, WSGITask
 from waitress.utilities import Error
 
 from fakemms.config import HTTP_DEFAULTS as DEFAULTS
+from fakemms.logs import redact_target
 
 EAGER_BODY = 1024 * 1024  # larger Content-Length bodies are read as the app asks
 LINGER_SECONDS = 2.0  # a closing connection reads (and drops) what still arrives this long
@@ -244,8 +245,9 @@ class _Task(WSGITask):
                 self._log(environ)
 
     def _log(self, environ: dict) -> None:
+        target = redact_target(environ.get("REQUEST_URI") or "")  # no password in a log line
         line = (f'{environ.get("REMOTE_ADDR", "-")} - - [{time.strftime("%d/%b/%Y %H:%M:%S")}] '
-                f'"{environ.get("REQUEST_METHOD")} {environ.get("REQUEST_URI")} '
+                f'"{environ.get("REQUEST_METHOD")} {target} '
                 f'{environ.get("SERVER_PROTOCOL")}" {self.status.split(" ", 1)[0]} '
                 f'{self.content_bytes_written or "-"}\n')
         try:

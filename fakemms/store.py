@@ -1,5 +1,5 @@
 """The one store: every message, callback, fetch, counter and event; thread-safe, bounded,
-resettable, dumpable.
+resettable, dumpable; optionally durable.
 
 The store owns its state: every change goes through one of its methods, under its lock; readers
 get snapshots (dicts, or copies of lists) taken under that lock. Everything it keeps is bounded:
@@ -7,6 +7,12 @@ get snapshots (dicts, or copies of lists) taken under that lock. Everything it k
 per callback, the fetch records and the event buffer. Objects it hands to the backend (a
 ``Message``, a ``Callback``) are for reading identity and immutable fields; their mutable fields
 change only here.
+
+With a journal (``persistence``, fakemms/persistence.py) every change is also written through
+to it: its rows are queued under the same lock (so they follow the order of change) and
+committed before the method returns, after the lock is let go (so one commit can carry many
+threads' changes). Without one that is a ``None`` check per change, and the in-memory store
+is the whole story.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from fakemms.models import Account, Message, Part, Report
 
 if TYPE_CHECKING:
     from fakemms.callbacks import Attempt, Callback
+    from fakemms.persistence import Loaded, SqliteJournal
 
 # One subscriber's queue of undelivered events; a stream that falls this far behind is ended
 # (the client resumes with ?since=SEQ) rather than growing without bound.
@@ -35,8 +42,10 @@ TokenRule = Callable[[tuple[float, float] | None], tuple[bool, tuple[float, floa
 
 class Store:
     def __init__(self, max_messages: int = 10_000, max_events: int = 1_000,
-                 max_fetches: int = MAX_FETCHES, max_attempts: int = MAX_ATTEMPTS) -> None:
+                 max_fetches: int = MAX_FETCHES, max_attempts: int = MAX_ATTEMPTS,
+                 journal: SqliteJournal | None = None) -> None:
         self._lock = threading.RLock()
+        self.journal: SqliteJournal | None = None  # set after the first reset: it keeps the file
         self.max_messages = max_messages
         self.max_events = max_events
         self.max_fetches = max_fetches
@@ -46,6 +55,10 @@ class Store:
         self._event_seq = 0  # never reset: a client resuming with ?since= misses nothing
         self._events: deque[dict] = deque(maxlen=max_events)
         self.reset()
+        self.journal = journal
+        if journal is not None:  # only then: off, the methods stay as they are
+            for name in _DURABLE:
+                setattr(self, name, _flushing(getattr(self, name), journal))
 
     # --- lifecycle --------------------------------------------------------------------------
     def reset(self) -> None:
@@ -63,14 +76,40 @@ class Store:
             self._credit_used: dict[str, int] = {}
             self._buckets: dict[str, tuple[float, float]] = {}  # account -> (tokens, stamp)
             self._events.clear()
+            if self.journal is not None:
+                self.journal.enqueue(self.journal.clear_ops())
         self.publish("reset", {})
 
     def close(self) -> None:
-        """End every event stream (each subscription gets CLOSED)."""
+        """End every event stream (each subscription gets CLOSED); close the journal."""
         with self._lock:
             subscribers, self._subscribers = self._subscribers, []
+            if self.journal is not None:
+                self.journal.close()
         for q in subscribers:
             _offer(q, CLOSED)
+
+    def restore(self, loaded: Loaded) -> None:
+        """Take back what a journal held (at start, before any request): the messages in
+        their arrival order, each callback on its message. Nothing is written."""
+        with self._lock:
+            for message in loaded.messages[-self.max_messages:]:
+                self._messages[message.id] = message
+            over = loaded.messages[:-self.max_messages]  # max_messages was lowered since
+            if over and self.journal is not None:
+                self.journal.apply(self.journal.drop_messages_ops(m.id for m in over))
+            for callback in loaded.callbacks:
+                if callback.message_id in self._messages:
+                    self._callbacks[callback.id] = callback
+
+    def _write_message(self, message: Message) -> None:
+        # under the lock: the row follows the object's order of change
+        if self.journal is not None:
+            self.journal.enqueue(self.journal.message_ops(message))
+
+    def _write_callbacks(self, callbacks: Iterable[Callback]) -> None:
+        if self.journal is not None:
+            self.journal.enqueue(self.journal.callback_ops(callbacks))
 
     # --- messages ---------------------------------------------------------------------------
     def add_message(self, message: Message) -> list[str]:
@@ -86,6 +125,8 @@ class Store:
                 self._forget_callbacks(old.callback_ids)
                 evicted.append(old.id)
                 self.evicted += 1
+            if self.journal is not None:
+                self.journal.enqueue(self.journal.message_ops(message, new=True, evicted=evicted))
         self.publish("message", {"id": message.id, "direction": message.direction,
                                  "account": message.account, "status": message.status})
         return evicted
@@ -154,6 +195,9 @@ class Store:
                 return None
             for key, value in changes.items():
                 setattr(message, key, value)
+            if self.journal is not None:
+                parts = self.journal.parts_ops(message) if "parts" in changes else []
+                self.journal.enqueue([*parts, *self.journal.message_ops(message)])
             return message
 
     def set_status_if(self, message_id: str, status: str, *, when: tuple[str, ...]
@@ -167,6 +211,7 @@ class Store:
             before = message.status
             if before in when:
                 message.status = status
+                self._write_message(message)
             return before
 
     def add_warnings(self, message_id: str, warnings: Iterable[str]) -> None:
@@ -174,18 +219,21 @@ class Store:
             message = self._messages.get(message_id)
             if message is not None:
                 message.warnings.extend(warnings)
+                self._write_message(message)
 
     def bump_extra(self, message_id: str, key: str) -> None:
         with self._lock:
             message = self._messages.get(message_id)
             if message is not None:
                 message.extra[key] = message.extra.get(key, 0) + 1
+                self._write_message(message)
 
     def record_message_fetch(self, message_id: str, record: dict[str, Any]) -> None:
         with self._lock:
             message = self._messages.get(message_id)
             if message is not None:
                 message.extra.setdefault("fetches", []).append(record)
+                self._write_message(message)
 
     def fill_part(self, message_id: str, index: int, data: bytes,
                   content_type: str | None) -> None:
@@ -196,6 +244,8 @@ class Store:
                 part = message.parts[index]
                 part.data = data
                 part.content_type = content_type or part.content_type
+                if self.journal is not None:
+                    self.journal.enqueue(self.journal.parts_ops(message, index))
 
     def add_report(self, message_id: str, report: Report,
                    callbacks: list[Callback]) -> str | None:
@@ -216,6 +266,9 @@ class Store:
                 report.callback_id = callbacks[0].id
             for callback in callbacks:
                 self._add_callback(callback, message)
+            if self.journal is not None:
+                self.journal.enqueue([*self.journal.message_ops(message),
+                                    *self.journal.callback_ops(callbacks, new=True)])
             return before
 
     # --- callbacks --------------------------------------------------------------------------
@@ -227,6 +280,9 @@ class Store:
                 callback.cancelled = True
                 return False
             self._add_callback(callback, message)
+            if self.journal is not None:
+                self.journal.enqueue([*self.journal.message_ops(message),
+                                    *self.journal.callback_ops([callback], new=True)])
             return True
 
     def _add_callback(self, callback: Callback, message: Message) -> None:
@@ -263,6 +319,7 @@ class Store:
                 callback.attempts_dropped += 1
             callback.state = state
             callback.next_attempt_at = next_attempt_at
+            self._write_callbacks([callback])
             return True
 
     def set_callback_state(self, callback: Callback, state: str,
@@ -270,6 +327,7 @@ class Store:
         with self._lock:
             callback.state = state
             callback.next_attempt_at = next_attempt_at
+            self._write_callbacks([callback])
 
     def cancel_callbacks(self, message_id: str) -> list[str]:
         """Cancel a message's callbacks that have not ended (MM7 CancelReq)."""
@@ -284,6 +342,7 @@ class Store:
                     callback.state = "cancelled"
                     callback.next_attempt_at = None
                     cancelled.append(callback_id)
+            self._write_callbacks(self._callbacks[i] for i in cancelled)
             return cancelled
 
     def get_callback(self, callback_id: str) -> Callback | None:
@@ -354,11 +413,14 @@ class Store:
             if self._accounts.pop(username, None) is None:
                 return None
             owned = [m.id for m in self._messages.values() if m.account == username]
+            ended = []
             for callback in self._callbacks.values():
                 if callback.account == username and callback.state not in ("delivered",
                                                                            "failed"):
                     callback.cancelled = True
                     callback.state, callback.next_attempt_at = "cancelled", None
+                    ended.append(callback)
+            self._write_callbacks(ended)
             self._usage.pop(username, None)
             self._credit_used.pop(username, None)
             self._buckets.pop(username, None)
@@ -460,6 +522,22 @@ class Store:
                     "evicted_callbacks": self.evicted_callbacks,
                     "fetches": len(self._fetches), "events": len(self._events),
                     "event_seq": self._event_seq, "subscribers": len(self._subscribers)}
+
+
+# The methods that change what a journal keeps: with one, each commits before it returns.
+_DURABLE = ("reset", "add_message", "update_message", "set_status_if", "add_warnings",
+            "bump_extra", "record_message_fetch", "fill_part", "add_report", "add_callback",
+            "record_attempt", "set_callback_state", "cancel_callbacks", "remove_account")
+
+
+def _flushing(method: Callable[..., Any], journal: SqliteJournal) -> Callable[..., Any]:
+    def durable(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        finally:
+            journal.flush()  # outside the store's lock: others queue meanwhile
+
+    return durable
 
 
 def _offer(q: queue.Queue, item: dict, force: bool = False) -> bool:

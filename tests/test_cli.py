@@ -84,7 +84,7 @@ def test_check_prints_each_error_with_its_path_and_exits_non_zero(files):
     lines = r.stderr.strip().splitlines()
     bad = str(files["bad.yaml"])
     assert lines == [
-        f"{bad}: accounts[0].password: 5 is not of type 'string' (quote it: '5')",
+        f"{bad}: accounts[0].password: (hidden) is not of type 'string' (quote it)",
         f"{bad}: accounts[0].tps: -1 is less than the minimum of 0",
         f"{bad}: clock: 'sundial' is not one of ['real', 'virtual']",
         f"{bad}: accounts[0].allowed_ips[0]: '999.1.1.1/8' is not an IP or CIDR",
@@ -174,8 +174,9 @@ def test_check_hints_and_urls(tmp_path):
                       "    mo: {url: 'ftp://x/mo'}\n")
     r = fakemms("check", str(config))
     assert r.returncode == 1
-    assert f"{config}: accounts[0].password: 12345 is not of type 'string' (quote it: " \
-           "'12345')" in r.stderr
+    # a password's value stays out of the message
+    assert f"{config}: accounts[0].password: (hidden) is not of type 'string' (quote it)" \
+        in r.stderr and "12345" not in r.stderr
     assert "accounts[0].mt_configs.c.dlr_url: 'not a url' is not an http:// or https:// URL" \
         in r.stderr
     assert "accounts[0].mo.url: 'ftp://x/mo' is not an http:// or https:// URL" in r.stderr
@@ -271,7 +272,8 @@ def test_serve_port_zero_with_config_from_the_environment(serve, files):
     health = wait_healthy(url)
     assert health["clock"]["mode"] == "virtual" and health["seed"] == 7
     served.read_until(r"mt_configs: cfg9")
-    assert "account cli-user / password cli-pass" in served.output
+    assert "account cli-user / password (hidden)" in served.output  # only the default shows
+    assert "cli-pass" not in served.output
     # FAKEMMS_STRICT_MIME=false reached the server: no blank lines is accepted
     body = om_body({"type": "MT", "source": "88600", "destination": "447700900123",
                     "mtConfig": "cfg9"}, blank_lines=False)

@@ -12,6 +12,7 @@ from conftest import ACCOUNT, om_body
 ACC = "/_fakemms/api/accounts/acme"
 SCENARIOS = "/_fakemms/api/scenarios"
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
+REVEAL = "?reveal=passwords"  # passwords answer masked otherwise
 FULL = {**ACCOUNT, "tps": 5, "mo": {"url": "http://127.0.0.1:9/mo", "username": "mo-user",
                                     "password": "mo-pw", "format": "http"},
         "mt_configs": {"config1": {"dlr_url": "http://127.0.0.1:9/dlr", "region": "UK"}}}
@@ -25,11 +26,12 @@ def fake(make_fake):
 
 
 def patch(fake, body, headers=MERGE_PATCH):
-    return fake.http.patch(fake.url + ACC, data=json.dumps(body), headers=headers, timeout=10)
+    return fake.http.patch(fake.url + ACC + REVEAL, data=json.dumps(body), headers=headers,
+                           timeout=10)
 
 
 def account(fake) -> dict:
-    r = fake.get(ACC)
+    r = fake.get(ACC + REVEAL)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -61,6 +63,22 @@ def test_null_puts_a_setting_back_to_its_default(fake):
     assert got["mo"]["password"] == "mo-pw"
     assert patch(fake, {"mo": None}).status_code == 200
     assert account(fake)["mo"] is None
+
+
+def test_passwords_are_masked_unless_asked_for(fake):
+    for path in (ACC, "/_fakemms/api/accounts", "/_fakemms/api/dump"):
+        body = fake.get(path).text
+        assert "s3cret" not in body and "mo-pw" not in body and "********" in body, path
+        revealed = fake.get(path + REVEAL).text
+        assert "s3cret" in revealed and "mo-pw" in revealed, path
+    got = fake.get(ACC).json()
+    assert got["password"] == got["mo"]["password"] == "********"
+    assert got["mt_configs"]["config1"]["password"] is None  # none set: null, not masked
+    r = patch(fake, {"tps": 7}, headers={"Content-Type": "application/json"})
+    assert r.json()["password"] == "s3cret"
+    masked = fake.http.patch(fake.url + ACC, json={"tps": 8}, timeout=10).json()
+    assert masked["password"] == masked["mo"]["password"] == "********"
+    assert fake.get(ACC + "?reveal=all").status_code == 400
 
 
 def test_plain_json_patches_the_same_way(fake):

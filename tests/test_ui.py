@@ -411,6 +411,44 @@ def test_the_message_page_shows_the_request_as_received_without_credentials(
     assert "s3cret" not in page and "YWNtZTpzM2NyZXQ" not in page  # nor its base64
 
 
+# --- the admin token ---------------------------------------------------------------------------
+def test_with_an_admin_token_the_ui_asks_for_it_once_and_actions_need_it(
+        make_fake: Callable, open_page: Callable) -> None:
+    fake = make_fake({"admin_token": "ui-token-5d21"})
+    mt = send_mt(fake, subject="behind the token")
+    page = open_page()
+    page.goto(fake.url + f"/_fakemms/ui/messages/{mt}")
+    expect(page.get_by_role("heading", name="Admin token")).to_be_visible()
+    expect(page.get_by_text("behind the token")).to_have_count(0)
+    page.get_by_label("Token").fill("not-the-token")
+    page.get_by_role("button", name="Open the UI").click()
+    expect(page.get_by_role("alert")).to_have_text("That token is wrong.")
+    page.get_by_label("Token").fill("ui-token-5d21")
+    page.get_by_role("button", name="Open the UI").click()
+    expect(page.get_by_text("behind the token").first).to_be_visible()  # back on the page
+    assert page.url.endswith(f"/_fakemms/ui/messages/{mt}")
+    live(page)  # the event stream opens with the session cookie
+    assert not page.evaluate("document.cookie")  # HttpOnly: no script reads it
+
+    page.goto(fake.url + "/_fakemms/ui/controls")
+    page.get_by_role("button", name="Pause").click()  # an action, with the cookie: done
+    expect(page.locator("#clock-state")).to_contain_text("Clock paused at")
+    assert fake.get("/_fakemms/api/clock", headers={
+        "Authorization": "Bearer ui-token-5d21"}).json()["paused"] is True
+
+    page.context.clear_cookies()  # the session gone: the same action is refused
+    page.get_by_role("button", name="Resume").click()
+    expect(page.locator("#result.bad")).to_contain_text("HTTP 401")
+    assert fake.get("/_fakemms/api/clock", headers={
+        "Authorization": "Bearer ui-token-5d21"}).json()["paused"] is True
+    page.reload()
+    expect(page.get_by_role("heading", name="Admin token")).to_be_visible()
+    page.get_by_label("Token").fill("ui-token-5d21")
+    page.get_by_role("button", name="Open the UI").click()
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Admin token")).to_be_visible()
+
+
 # --- screenshots for the README ---------------------------------------------------------------
 def test_screenshots_of_the_main_pages(make_fake: Callable, receiver: Any,
                                        open_page: Callable, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import threading
 import time
 
 from fakemms.cli.common import print_problems
+from fakemms.config import DEFAULTS, SECRET_SETTINGS
 from fakemms.errors import ConfigError
 
 
@@ -58,6 +59,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_PASSWORD = DEFAULTS["accounts"][0]["password"]
+
+
 def _wait_for_signal() -> str:
     """Block until SIGTERM or SIGINT (docker stop, Ctrl-C); the signal's name."""
     got: list[str] = []
@@ -77,12 +81,21 @@ def _wait_for_signal() -> str:
     return got[0]
 
 
+def _password(acc: dict) -> str:
+    """A password as the log may show it: only the embedded default's (the README gives it)."""
+    return acc["password"] if acc["password"] == DEFAULT_PASSWORD else "(hidden)"
+
+
 def _banner(url: str, config) -> None:
     log = logging.getLogger("fakemms")
     log.info("fakemms listening on %s (clock %s, seed %s)", url, config["clock"], config["seed"])
+    closed = bool(config.get("admin_token"))
+    if closed:
+        log.info("  control API and UI closed: they ask for Authorization: Bearer "
+                 "$FAKEMMS_ADMIN_TOKEN (the admin token is set)")
     for acc in config["accounts"]:
         mts = ", ".join(acc.get("mt_configs") or {}) or "none"
-        log.info("  account %s / password %s  mt_configs: %s", acc["username"], acc["password"],
+        log.info("  account %s / password %s  mt_configs: %s", acc["username"], _password(acc),
                  mts)
     if not config["accounts"]:
         log.warning("no accounts are configured: every send will be refused (15206); add one "
@@ -93,27 +106,29 @@ def _banner(url: str, config) -> None:
     if senders:
         acc = senders[0]
         mt = next(iter(acc["mt_configs"]))
+        password = acc["password"] if acc["password"] == DEFAULT_PASSWORD else "PASSWORD"
+        bearer = "-H \"Authorization: Bearer $FAKEMMS_ADMIN_TOKEN\" " if closed else ""
         log.info("Try it:\n"
                  f"  printf -- '--b\\r\\nContent-Type: application/json\\r\\n\\r\\n"
                  f"{{\"type\":\"MT\",\"source\":\"88600\",\"destination\":\"12515550130\","
                  f"\"mtConfig\":\"{mt}\"}}\\r\\n\\r\\n--b\\r\\nContent-Type: text/plain\\r\\n"
                  f"Content-Id: t.txt\\r\\n\\r\\nHello\\r\\n\\r\\n--b--\\r\\n' | \\\n"
-                 f"  curl -s -u {acc['username']}:{acc['password']} "
+                 f"  curl -s -u {acc['username']}:{password} "
                  f"-H 'Content-Type: multipart/mixed; boundary=b' --data-binary @- "
                  f"{url}/mms/v2/send\n"
-                 f"  curl -s {url}/_fakemms/api/messages")
+                 f"  curl -s {bearer}{url}/_fakemms/api/messages")
     _log_origins(log, config)
 
 
 def _log_origins(log: logging.Logger, config) -> None:
-    """One line per setting not left at its default: its value (passwords hidden, whole
+    """One line per setting not left at its default: its value (secrets hidden, whole
     sections named only) and where it came from, so a file and env together are explainable."""
     for name, origin in sorted(config.origins.items()):
         value = config.data
         path = name.replace("]", "").replace("[", ".").split(".")
         for step in path:
             value = value[int(step)] if isinstance(value, list) else value.get(step)
-        if path[-1] == "password":
+        if path[-1] in SECRET_SETTINGS:
             shown = "(hidden)"
         elif isinstance(value, dict) or (isinstance(value, list) and name != "scenarios"):
             shown = "(section)"

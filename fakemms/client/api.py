@@ -41,6 +41,11 @@ def default_url() -> str:
     return os.environ.get("FAKEMMS_URL") or DEFAULT_URL
 
 
+def default_admin_token() -> str | None:
+    """``$FAKEMMS_ADMIN_TOKEN``, else None (a fake without a token)."""
+    return os.environ.get("FAKEMMS_ADMIN_TOKEN") or None
+
+
 def seconds(duration: float | int | str | timedelta) -> float | str:
     """A duration for the API: seconds, a ``timedelta``, or a string like ``1h`` or ``500ms``
     (strings are passed on for the server to parse)."""
@@ -52,13 +57,17 @@ def seconds(duration: float | int | str | timedelta) -> float | str:
 class Client(Waiting):
     """The control API of a running fakemms at ``base_url`` (default ``$FAKEMMS_URL`` or
     ``http://127.0.0.1:8025``). ``timeout``: seconds for each request. ``account`` and
-    ``password``: the account namespace this client works in (None: every account)."""
+    ``password``: the account namespace this client works in (None: every account).
+    ``admin_token``: sent as ``Authorization: Bearer`` to a fake started with one (default
+    ``$FAKEMMS_ADMIN_TOKEN``)."""
 
     def __init__(self, base_url: str | None = None, timeout: float = 10.0, *,
                  account: str | None = None, password: str | None = None,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None,
+                 admin_token: str | None = None) -> None:
         self.url = (base_url or default_url()).rstrip("/")
         self.timeout = timeout
+        self._admin_token = admin_token or default_admin_token()
         self.account = account
         self._password = password
         self._owns_session = session is None
@@ -87,7 +96,7 @@ class Client(Waiting):
     def for_account(self, account: str | None, password: str | None = None) -> Client:
         """A client for the same server in another account namespace (sharing connections)."""
         return Client(self.url, self.timeout, account=account, password=password,
-                      session=self._http)
+                      session=self._http, admin_token=self._admin_token)
 
     # --- addresses --------------------------------------------------------------------------
     @property
@@ -108,10 +117,10 @@ class Client(Waiting):
             if self.account:
                 password = self._password
                 if password is None:
-                    password = self.get_account(self.account).password
+                    password = self.get_account(self.account, reveal_passwords=True).password
                 self._credentials = (self.account, password)
             else:
-                accounts = self.list_accounts()
+                accounts = self.list_accounts(reveal_passwords=True)
                 if not accounts:
                     raise FakeMmsClientError(f"fakemms at {self.url} has no account")
                 self._credentials = (accounts[0].username, accounts[0].password)
@@ -135,6 +144,8 @@ class Client(Waiting):
         if params:
             params = {k: v for k, v in params.items() if v is not None}
         timeout = self.timeout if timeout is None else timeout
+        if self._admin_token and path.startswith("/_fakemms/api"):
+            headers = {**(headers or {}), "Authorization": f"Bearer {self._admin_token}"}
         try:
             response = self._http.request(method, self.url + path, params=params or None,
                                           json=json_body, data=data, headers=headers,
@@ -179,9 +190,10 @@ class Client(Waiting):
         on a shared server prefer a namespace account)."""
         self._json("POST", "/_fakemms/api/reset")
 
-    def dump(self) -> dict[str, Any]:
-        """The whole state as JSON (part bytes in base64)."""
-        return self._json("GET", "/_fakemms/api/dump")
+    def dump(self, *, reveal_passwords: bool = False) -> dict[str, Any]:
+        """The whole state as JSON (part bytes in base64; passwords masked unless
+        ``reveal_passwords``)."""
+        return self._json("GET", "/_fakemms/api/dump", params=_reveal(reveal_passwords))
 
     # --- messages ---------------------------------------------------------------------------
     def list_messages(self, *, direction: str | None = None, account: Any = UNSET,
@@ -339,14 +351,17 @@ class Client(Waiting):
         return self._json("DELETE", f"/_fakemms/api/scenarios/{name}")["scenarios"]
 
     # --- accounts ---------------------------------------------------------------------------
-    def list_accounts(self) -> list[Account]:
-        """Every account with its MT configurations, MO settings and limits."""
-        return [Account.from_dict(a) for a in self._json("GET", "/_fakemms/api/accounts")[
-            "accounts"]]
+    def list_accounts(self, *, reveal_passwords: bool = False) -> list[Account]:
+        """Every account with its MT configurations, MO settings and limits (passwords
+        masked as ``********`` unless ``reveal_passwords``)."""
+        return [Account.from_dict(a) for a in self._json(
+            "GET", "/_fakemms/api/accounts", params=_reveal(reveal_passwords))["accounts"]]
 
-    def get_account(self, username: str) -> Account:
-        """One account with its MT configurations, MO settings and limits."""
-        return Account.from_dict(self._json("GET", f"/_fakemms/api/accounts/{username}"))
+    def get_account(self, username: str, *, reveal_passwords: bool = False) -> Account:
+        """One account with its MT configurations, MO settings and limits (passwords
+        masked as ``********`` unless ``reveal_passwords``)."""
+        return Account.from_dict(self._json("GET", f"/_fakemms/api/accounts/{username}",
+                                            params=_reveal(reveal_passwords)))
 
     def create_account(self, account: Mapping[str, Any] | Account | None = None,
                        **settings: Any) -> Account:
@@ -378,7 +393,7 @@ class Client(Waiting):
         """Point an account's delivery reports (every MT configuration, or ``mt_config``)
         and MOs at the application (or at the ``mms_app_receiver`` fixture)."""
         username = self._account(account) or self.username
-        current = self.get_account(username)
+        current = self.get_account(username, reveal_passwords=True)  # patched back whole
         changes: dict[str, Any] = {}
         if dlr_url is not UNSET or dlr_protocol:
             configs = {k: dict(v) for k, v in current.mt_configs.items()}
@@ -441,3 +456,7 @@ def scenario_dict(scenario: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise FakeMmsClientError(f"{source}: a scenario must be a mapping")
     return data
+
+
+def _reveal(passwords: bool) -> dict[str, str] | None:
+    return {"reveal": "passwords"} if passwords else None

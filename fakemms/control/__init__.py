@@ -3,6 +3,7 @@ declared with its OpenAPI operation (``openapi.operation``); the event stream.""
 
 from fakemms.control import (  # noqa: F401  (each module registers its routes)
     accounts,
+    auth,
     callbacks,
     clock,
     events,

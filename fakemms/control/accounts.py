@@ -9,9 +9,18 @@ from flask import Response, jsonify
 from fakemms import errors
 from fakemms.app import backend
 from fakemms.config import account_problems
-from fakemms.control.openapi import JSON, operation
+from fakemms.control.openapi import JSON, operation, query
 from fakemms.control.validate import refuse
 from fakemms.models import Account
+
+# Passwords (the account's and its callback credentials) answer masked unless asked for;
+# with an admin token set, only a request carrying it gets this far (control/auth.py).
+REVEAL = query("reveal", "`passwords`: show the account's passwords and callback "
+               "credentials (masked as ******** otherwise)", enum=["passwords"])
+
+
+def shown(account: Account, query: dict[str, Any]) -> dict[str, Any]:
+    return account.to_dict(secrets=query.get("reveal") == "passwords")
 
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -35,33 +44,33 @@ def _same_username(body: dict[str, Any], username: str) -> None:
                      f"account and create one to rename it)")
 
 
-@operation("GET", "/api/accounts", answer="AccountList")
-def list_accounts() -> Response:
-    """Accounts and their limits"""
-    return jsonify({"accounts": [a.to_dict() for a in backend().store.accounts()]})
+@operation("GET", "/api/accounts", answer="AccountList", params=[REVEAL])
+def list_accounts(query: dict[str, Any]) -> Response:
+    """Accounts and their limits (passwords masked unless `?reveal=passwords`)"""
+    return jsonify({"accounts": [shown(a, query) for a in backend().store.accounts()]})
 
 
-@operation("GET", "/api/accounts/<username>", answer="Account")
-def get_account(username: str) -> Response:
-    """One account"""
-    return jsonify(_existing(username).to_dict())
+@operation("GET", "/api/accounts/<username>", answer="Account", params=[REVEAL])
+def get_account(username: str, query: dict[str, Any]) -> Response:
+    """One account (passwords masked unless `?reveal=passwords`)"""
+    return jsonify(shown(_existing(username), query))
 
 
 @operation("POST", "/api/accounts", body="AccountSettings", answer="Account", status=201,
-           errors=(409,))
-def create_account(body: dict[str, Any]) -> tuple[Response, int]:
+           errors=(409,), params=[REVEAL])
+def create_account(body: dict[str, Any], query: dict[str, Any]) -> tuple[Response, int]:
     """Create an account
 
     409 when the username is taken (PATCH or PUT it instead).
     """
     if backend().store.account(body["username"]):
         raise Conflict(f"account {body['username']!r} exists; PATCH or PUT it")
-    return jsonify(backend().upsert_account(body).to_dict()), 201
+    return jsonify(shown(backend().upsert_account(body), query)), 201
 
 
 @operation("PATCH", "/api/accounts/<username>", body="AccountPatchIn", answer="Account",
-           body_types=(MERGE_PATCH, JSON))
-def update_account(username: str, body: dict[str, Any]) -> Response:
+           body_types=(MERGE_PATCH, JSON), params=[REVEAL])
+def update_account(username: str, body: dict[str, Any], query: dict[str, Any]) -> Response:
     """Change some settings: a JSON Merge Patch (RFC 7396)
 
     Nested objects merge (`{"mo": {"url": ...}}` keeps the MO credentials; `{"mt_configs":
@@ -71,11 +80,12 @@ def update_account(username: str, body: dict[str, Any]) -> Response:
     """
     _same_username(body, username)
     _existing(username)
-    return jsonify(backend().upsert_account(body, username).to_dict())
+    return jsonify(shown(backend().upsert_account(body, username), query))
 
 
-@operation("PUT", "/api/accounts/<username>", body="AccountReplaceIn", answer="Account")
-def replace_account(username: str, body: dict[str, Any]) -> Response:
+@operation("PUT", "/api/accounts/<username>", body="AccountReplaceIn", answer="Account",
+           params=[REVEAL])
+def replace_account(username: str, body: dict[str, Any], query: dict[str, Any]) -> Response:
     """Replace an account, or create it
 
     An existing account is deleted first, with its messages, callbacks and pending jobs.
@@ -87,7 +97,7 @@ def replace_account(username: str, body: dict[str, Any]) -> Response:
         raise refuse(*problems)  # before anything is deleted
     if backend().store.account(username):
         backend().delete_account(username)
-    return jsonify(backend().upsert_account(data).to_dict())
+    return jsonify(shown(backend().upsert_account(data), query))
 
 
 @operation("DELETE", "/api/accounts/<username>", answer="AccountDeleted")

@@ -10,6 +10,7 @@ from fakemms import errors
 from fakemms.app import backend
 from fakemms.control.openapi import operation, query
 from fakemms.control.schemas import INTERFACES
+from fakemms.filenames import content_disposition, download_name, header_value
 
 ID = {"id": "mtId, moId or MM7 MessageID; `latest` names the newest message"}
 
@@ -46,7 +47,8 @@ def get_message(id: str) -> Response:
 
 
 @operation("GET", "/api/messages/<id>/parts/<int:n>", path_params=ID, answer={
-    "description": "the part's bytes, with its Content-Type (and Content-Id)",
+    "description": "the part's bytes, with its Content-Type (and Content-Id) and a "
+                   "Content-Disposition naming it safely (RFC 6266, RFC 5987)",
     "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}})
 def get_part(id: str, n: int) -> Response:
     """The raw bytes of part n (from 0), with its Content-Type"""
@@ -54,9 +56,13 @@ def get_part(id: str, n: int) -> Response:
     part = backend().store.part(message_id, n)
     if part is None:
         raise errors.NotFound(f"message {message_id} has no part {n}")
-    response = Response(part.data, mimetype=None, content_type=part.content_type)
+    response = Response(part.data, mimetype=None,
+                        content_type=header_value(part.content_type))
     if part.content_id:
-        response.headers["Content-Id"] = part.content_id
+        response.headers["Content-Id"] = header_value(part.content_id)
+    # the name is the sender's: a base name only, quoted (docs/control-api.md)
+    name = download_name(part.filename, part.content_id, n)
+    response.headers["Content-Disposition"] = content_disposition("attachment", name)
     # message content is hostile input: never run it, never sniff it into something else
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -27,6 +27,7 @@ JSON = "application/json"
 
 
 _ERRORS = {400: "invalid parameters or body (the problems name each field)",
+           401: "the admin token is missing or wrong (only when one is configured)",
            404: "not found", 409: "conflicts with the current state",
            415: "the body's Content-Type is not one this operation accepts"}
 _PATH_PARAM = re.compile(r"<(?:([^:>]+):)?([^>]+)>")
@@ -76,6 +77,10 @@ class Operation:
             out["requestBody"] = {"required": self.body_required, "content": {
                 t: {"schema": self.body} for t in self.body_types}}
         codes = set(self.errors)
+        if self.rule.startswith("/api"):
+            codes.add(401)  # with an admin token configured (control/auth.py)
+        else:
+            out["security"] = []  # health stays open
         codes |= {400} if self.params or self.body is not None else set()
         codes |= {404} if parameters else set()
         codes |= {415} if self.body is not None else set()
@@ -158,5 +163,12 @@ def openapi_document() -> dict[str, Any]:
             "Request bodies are validated against the schemas below; nothing is changed "
             "when a request is refused.")},
         "paths": paths,
-        "components": {"schemas": SCHEMAS},
+        # either: a Bearer token is needed only when the fake has one configured
+        "security": [{"adminToken": []}, {}],
+        "components": {"schemas": SCHEMAS, "securitySchemes": {"adminToken": {
+            "type": "http", "scheme": "bearer", "description": (
+                "Applies only when the fake is started with an admin token "
+                "(FAKEMMS_ADMIN_TOKEN or admin_token): then every /_fakemms/api operation "
+                "needs Authorization: Bearer TOKEN and answers 401 without it or with a "
+                "wrong one. Without a token the API is open.")}}},
     }

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, jsonify
 
 from fakemms.app import backend
+from fakemms.control.accounts import REVEAL
 from fakemms.control.openapi import openapi_document, operation
+from fakemms.models import mask_passwords
 
 
 @operation("GET", "/health", answer="Health")
@@ -28,7 +32,10 @@ def reset() -> Response:
     return jsonify({"status": "reset"})
 
 
-@operation("GET", "/api/dump", answer="Dump")
-def dump() -> Response:
-    """The whole state, part bytes in base64"""
-    return jsonify(backend().store.dump())
+@operation("GET", "/api/dump", answer="Dump", params=[REVEAL])
+def dump(query: dict[str, Any]) -> Response:
+    """The whole state, part bytes in base64 (passwords masked unless `?reveal=passwords`)"""
+    state = backend().store.dump()
+    if query.get("reveal") != "passwords":
+        state["accounts"] = [mask_passwords(a) for a in state["accounts"]]
+    return jsonify(state)

@@ -17,6 +17,7 @@ from flask import request
 from jsonschema import Draft202012Validator
 from werkzeug.exceptions import UnsupportedMediaType
 
+from fakemms import nesting
 from fakemms.config import format_error
 from fakemms.control.schemas import MAX_SECONDS, SCHEMAS
 from fakemms.errors import ConfigError
@@ -103,17 +104,33 @@ def _json(raw: bytes) -> Any:
         raise ValueError(f"{name} is not JSON")
 
     try:
-        return json.loads(raw, parse_constant=no_constant)
+        value = json.loads(raw, parse_constant=no_constant)
+    except RecursionError:
+        raise refuse(_TOO_DEEP) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise refuse(f"(top level): invalid JSON: {exc}") from None
+    return _bounded(value)
+
+
+_TOO_DEEP = f"(top level): nested more than {nesting.MAX_DEPTH} levels deep"
+
+
+def _bounded(value: Any) -> Any:
+    found = nesting.problem(value)
+    if found:
+        raise refuse(f"(top level): {found}")
+    return value
 
 
 def _yaml(raw: bytes) -> Any:
     try:
-        return yaml.safe_load(raw)
+        value = yaml.safe_load(raw)
+    except RecursionError:
+        raise refuse(_TOO_DEEP) from None
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or exc
         raise refuse(f"(top level): invalid YAML: {problem}") from None
+    return _bounded(value)
 
 
 def duration(value: Any, field: str) -> float:

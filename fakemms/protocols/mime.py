@@ -19,9 +19,30 @@ from email.message import Message as EmailMessage
 from email.parser import BytesHeaderParser
 from functools import lru_cache
 
-from fakemms.errors import MalformedRequest
+from fakemms.errors import ContentLimitExceeded, MalformedRequest
 
 _POLICY = email.policy.compat32  # keeps headers as sent; decoding is done by get_payload()
+
+
+@dataclass(frozen=True)
+class MimeLimits:
+    """Caps on a multipart body, checked while it is split (the config's ``content:`` section,
+    docs/service.md "Hostile content"); past one: ``ContentLimitExceeded``. The documents give
+    no figures; these are generous for an MMS (a handful of parts, two or three levels)."""
+
+    max_parts: int = 100  # MIME parts in the whole body, nested ones included
+    max_depth: int = 10  # multiparts inside multiparts
+    max_part_headers: int = 100  # header lines of one part
+    max_header_line: int = 8192  # bytes of one header line of a part
+
+
+DEFAULT_LIMITS = MimeLimits()
+
+
+@dataclass
+class _Walk:
+    limits: MimeLimits
+    parts: int = 0
 
 
 @dataclass
@@ -61,9 +82,10 @@ def _content_type_params(value: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     return media, params
 
 
-def parse_multipart(body: bytes, content_type: str | None, *, strip_blank_line: bool = False
-                    ) -> MimePart:
-    """Parse a multipart body. Raises MalformedRequest with a clear reason when it is not one.
+def parse_multipart(body: bytes, content_type: str | None, *, strip_blank_line: bool = False,
+                    limits: MimeLimits = DEFAULT_LIMITS) -> MimePart:
+    """Parse a multipart body. Raises MalformedRequest with a clear reason when it is not one,
+    ``ContentLimitExceeded`` when it is over one of ``limits``.
 
     ``strip_blank_line``: a part's content ends at the blank line before the next boundary
     (the OpenMarket layout), so one trailing line break is not content.
@@ -80,7 +102,7 @@ def parse_multipart(body: bytes, content_type: str | None, *, strip_blank_line: 
         raise MalformedRequest("empty body")
     if f"--{boundary}".encode("latin-1", "replace") not in body:
         raise MalformedRequest(f"the body has no --{boundary} delimiter")
-    children = _split(body, boundary, strip_blank_line, 0)
+    children = _split(body, boundary, strip_blank_line, 0, _Walk(limits))
     if children is None:
         raise MalformedRequest("the body is not a multipart message")
     if not children:
@@ -89,7 +111,6 @@ def parse_multipart(body: bytes, content_type: str | None, *, strip_blank_line: 
                     b"", None, children)
 
 
-_MAX_DEPTH = 50  # nested multiparts; deeper is a client error, not a crash
 _LINE_END = re.compile(rb"(?:\r\n|\r|\n)\Z")
 
 
@@ -98,13 +119,14 @@ _LINE_END = re.compile(rb"(?:\r\n|\r|\n)\Z")
 _DELIMITER_END = re.compile(rb"(--)?[ \t]*(?:\r\n|\r|\n|\Z)")
 
 
-def _split(body: bytes, boundary: str, strip_blank_line: bool, depth: int
+def _split(body: bytes, boundary: str, strip_blank_line: bool, depth: int, walk: _Walk
            ) -> list[MimePart] | None:
     """The parts between the delimiter lines (RFC 2046, 5.1.1; None: no opening delimiter
     line); the preamble and epilogue are dropped; with no closing delimiter the last part runs
     to the end."""
-    if depth > _MAX_DEPTH:
-        raise MalformedRequest("multipart parts are nested too deeply")
+    if depth >= walk.limits.max_depth:
+        raise ContentLimitExceeded(f"multipart parts are nested too deeply (more than "
+                                   f"{walk.limits.max_depth} levels)")
     token = b"--" + boundary.encode("latin-1", "replace")
     parts: list[MimePart] = []
     start = -1  # where the current part begins (after its delimiter line)
@@ -115,26 +137,31 @@ def _split(body: bytes, boundary: str, strip_blank_line: bool, depth: int
             at = body.find(token, at + 1)  # not a delimiter line
             continue
         if start >= 0:
-            parts.append(_part(body[start:at], strip_blank_line, depth))
+            parts.append(_part(body[start:at], strip_blank_line, depth, walk))
         if end.group(1):  # the closing delimiter: the rest is the epilogue
             return parts if start >= 0 else None
         start = end.end()
         at = body.find(token, start)
     if start < 0:
         return None
-    parts.append(_part(body[start:], strip_blank_line, depth))  # no closing delimiter
+    parts.append(_part(body[start:], strip_blank_line, depth, walk))  # no closing delimiter
     return parts
 
 
+# a header field's first line (a name and a colon) or a folded continuation
+_HEADER_LIKE = re.compile(rb"[!-9;-~]+[ \t]*:|[ \t]")
 _SIMPLE_HEADER = re.compile(rb"([!-9;-~]+):[ \t]*([ -~\t]*?)\r?\n?\Z")
 
 
-def _headers(chunk: bytes) -> tuple[list[tuple[str, object]], bytes, int]:
+def _headers(chunk: bytes, limits: MimeLimits = DEFAULT_LIMITS
+             ) -> tuple[list[tuple[str, object]], bytes, int]:
     """A part's header fields as the email package reads them (compat32), the lines of the
     header block it would take for content, and where the rest of the content starts."""
     items: list[tuple[str, object]] = []
     pos, n = 0, len(chunk)
     simple = True
+    header_like = True  # the email package reads header lines until one that is not
+    lines = 0
     while pos < n:
         end = chunk.find(b"\n", pos)
         end = n if end < 0 else end + 1
@@ -143,6 +170,16 @@ def _headers(chunk: bytes) -> tuple[list[tuple[str, object]], bytes, int]:
         if line in (b"\r\n", b"\n"):  # the blank line that ends the headers
             break
         m = _SIMPLE_HEADER.match(line) if simple else None
+        if header_like:
+            header_like = m is not None or _HEADER_LIKE.match(line) is not None
+            lines += header_like
+            if lines > limits.max_part_headers:
+                raise ContentLimitExceeded(f"a MIME part has more than "
+                                           f"{limits.max_part_headers} header lines")
+            if header_like and len(line) > limits.max_header_line + 2 \
+                    and len(line.rstrip(b"\r\n")) > limits.max_header_line:
+                raise ContentLimitExceeded(f"a MIME part has a header line longer than "
+                                           f"{limits.max_header_line} bytes")
         if m and not line.startswith(b"From "):
             items.append((m.group(1).decode("ascii"), m.group(2).decode("ascii")))
         else:
@@ -159,8 +196,11 @@ def _headers(chunk: bytes) -> tuple[list[tuple[str, object]], bytes, int]:
     return list(msg.items()), rest, pos
 
 
-def _part(chunk: bytes, strip_blank_line: bool, depth: int) -> MimePart:
-    raw_items, leftover, start = _headers(chunk)
+def _part(chunk: bytes, strip_blank_line: bool, depth: int, walk: _Walk) -> MimePart:
+    walk.parts += 1
+    if walk.parts > walk.limits.max_parts:
+        raise ContentLimitExceeded(f"the body has more than {walk.limits.max_parts} MIME parts")
+    raw_items, leftover, start = _headers(chunk, walk.limits)
     items, leading = _split_url_lines(raw_items)
     headers = {k.lower(): _header_str(v) for k, v in items}
     ctype = headers.get("content-type", "text/plain")
@@ -173,7 +213,8 @@ def _part(chunk: bytes, strip_blank_line: bool, depth: int) -> MimePart:
     outer, outer_params = (media, params) if first == ctype else content_type_params(first)
     if outer.startswith("multipart/"):
         if outer_params.get("boundary"):
-            children = _split(content, outer_params["boundary"], strip_blank_line, depth + 1)
+            children = _split(content, outer_params["boundary"], strip_blank_line, depth + 1,
+                              walk)
             if children is not None:
                 return MimePart(headers, ctype, media or "multipart/mixed", params, b"", cte,
                                 children)

@@ -31,6 +31,9 @@ Choices where the document is silent:
   hand so each hop is checked against the schemes and the host allowlist.
 - Concurrent fetches of one URL share one origin request; each gets its own result.
 - The environment (proxies, .netrc) is ignored unless ``trust_env=True``.
+- A ``Content-Encoding`` (gzip, deflate...) is decoded in bounded chunks and counts against
+  ``max_bytes`` decoded; an answer decoding to more than ``max_ratio`` times the bytes that
+  came over the wire (past 1 MiB) is refused as a compression bomb.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ from fakemms.remote_content.freshness import lifetime, parse_cache_control  # no
 DEFAULT_TIMEOUT = (5.0, 10.0)
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 DEFAULT_TTL = 300.0
+DEFAULT_MAX_RATIO = 200.0  # decoded / transferred bytes of a Content-Encoding (gzip, br...)
+RATIO_FLOOR = 1024 * 1024  # the ratio is judged once the content has decoded past this
 USER_AGENT = "fakemms-remote-content/0.1"
 _CHUNK = 64 * 1024
 
@@ -136,6 +141,7 @@ class RemoteFetcher:
                  total_timeout: float | None = 30.0, max_redirects: int = 5,
                  max_cache_entries: int = 256, max_records: int = 1000,
                  user_agent: str = USER_AGENT, trust_env: bool = False,
+                 max_ratio: float = DEFAULT_MAX_RATIO,
                  on_fetch: Callable[[FetchResult], None] | None = None) -> None:
         self.schemes = tuple(s.lower() for s in schemes)
         unknown = set(self.schemes) - {"http", "https"}
@@ -144,6 +150,7 @@ class RemoteFetcher:
         self._clock = clock
         self.timeout = timeout
         self.max_bytes = max_bytes
+        self.max_ratio = max_ratio
         self.allowed_hosts = (None if allowed_hosts is None
                               else tuple(h.strip().lower() for h in allowed_hosts))
         self.default_ttl = default_ttl
@@ -294,11 +301,18 @@ class RemoteFetcher:
                                f"{self.max_bytes} bytes", status, got)
             chunks: list[bytes] = []
             size = 0
-            for chunk in resp.iter_content(_CHUNK):
+            encoded = (resp.headers.get("content-encoding") or "").strip().lower()
+            for chunk in resp.iter_content(_CHUNK):  # decoded in bounded chunks (urllib3 2)
                 size += len(chunk)
                 if size > self.max_bytes:
                     raise _Refused(f"the content is larger than the limit of {self.max_bytes} "
                                    "bytes", status, got)
+                wire = resp.raw.tell()  # bytes read from the connection, still encoded
+                if encoded not in ("", "identity") and size > RATIO_FLOOR \
+                        and size > self.max_ratio * max(wire, 1):
+                    raise _Refused(f"the content decodes to more than {self.max_ratio:g} times "
+                                   f"the {wire} bytes sent (Content-Encoding {encoded}): "
+                                   "a compression bomb", status, got)
                 elapsed = self._clock.monotonic() - started
                 if self.total_timeout is not None and elapsed > self.total_timeout:
                     raise _Refused(f"the download did not finish within {self.total_timeout:g} "

@@ -30,14 +30,15 @@ def rejection(error: str | None) -> ReportPlan:
 
 
 class RemoteContent:
-    def __init__(self, store: Store, clock: Clock, settings: dict[str, Any]) -> None:
+    def __init__(self, store: Store, clock: Clock, settings: dict[str, Any], *,
+                 max_ratio: float = 200.0) -> None:
         self.store = store
         self.mode: str = settings["mode"]
         self.fetcher = RemoteFetcher(
             clock, timeout=(settings["connect_timeout"], settings["read_timeout"]),
             total_timeout=settings["total_timeout"], max_bytes=settings["max_bytes"],
             allowed_hosts=settings["allowed_hosts"], default_ttl=settings["default_ttl"],
-            on_fetch=self._record)
+            max_ratio=max_ratio, on_fetch=self._record)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fakemms-fetch")
         self._pending: set[Future] = set()
         self._lock = threading.Lock()

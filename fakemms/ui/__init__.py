@@ -4,7 +4,7 @@ Pages read through ``fakemms.ui.data``; every action the pages offer calls the p
 API from the browser (``static/ui.js``), as Mailpit's UI does.
 """
 
-from fakemms.ui import views  # noqa: F401  (routes)
+from fakemms.ui import login, views  # noqa: F401  (routes)
 from fakemms.ui.views import bp
 
 __all__ = ["bp"]

@@ -74,7 +74,7 @@ def scenarios() -> list[dict[str, Any]]:
 
 def sample_sender() -> dict[str, str] | None:
     """The first account with an MT configuration, for the list's "try it" command (its
-    password is no secret: the control API's account listing gives it too)."""
+    password shown as ``?reveal=passwords`` would: with an admin token, this page needs it)."""
     for a in _backend().store.accounts():
         if a.mt_configs:
             return {"username": a.username, "password": a.password,

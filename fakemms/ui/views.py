@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from fakemms.config import MO_FORMATS
+from fakemms.filenames import content_disposition, download_name
 from fakemms.protocols.mm7.smil import media_type_of
 from fakemms.scenario.schema import STATUSES
 from fakemms.ui import data
@@ -104,9 +105,9 @@ def part(message_id: str, index: int) -> Response:
         media += f"; charset={charset_of(found.content_type)}"
     response = Response(found.data, content_type=media)
     response.headers["Content-Security-Policy"] = PART_CSP
-    name = re.sub(r"[^\w.-]", "_", found.filename or found.content_id or f"part{index}")
+    name = download_name(found.filename, found.content_id, index)
     disposition = "attachment" if request.args.get("download") else "inline"
-    response.headers["Content-Disposition"] = f'{disposition}; filename="{name[:100]}"'
+    response.headers["Content-Disposition"] = content_disposition(disposition, name)
     return response
 
 

@@ -14,11 +14,15 @@ import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from fakemms.filenames import base_name, shorten
 from fakemms.models import Part
 from fakemms.protocols.legacy.errors import InvalidZip, ZipTooLarge
 
 DEFAULT_MAX_ENTRIES = 100
 DEFAULT_MAX_TOTAL_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_ENTRY_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_RATIO = 200.0  # inflated / compressed bytes of one entry
+RATIO_FLOOR = 1024 * 1024  # the ratio is judged once an entry has inflated past this
 SMIL_NAME = "presentation.smil"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can hold
 _CHUNK = 64 * 1024
@@ -103,12 +107,16 @@ def build_zip(parts: Sequence[Part], smil: bytes | str | None = None, *,
 
 
 def read_zip(data: bytes, *, max_entries: int = DEFAULT_MAX_ENTRIES,
-             max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES) -> list[Part]:
-    """The files of a zip as parts (``filename`` and ``content_id`` = the file's base name,
-    media type from its extension), in archive order; directories and macOS ``__MACOSX/``
-    metadata skipped. Raises ``ZipTooLarge`` past ``max_entries`` entries or
-    ``max_total_bytes`` uncompressed (declared or actually inflated), ``InvalidZip`` when it is
-    not a readable zip (corrupt, encrypted, unknown compression)."""
+             max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
+             max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES,
+             max_ratio: float = DEFAULT_MAX_RATIO) -> list[Part]:
+    """The files of a zip as parts (``filename`` and ``content_id`` = the file's base name
+    made safe and unique, as ``entry_names`` makes them; media type from its extension), in
+    archive order; directories and macOS ``__MACOSX/`` metadata skipped. Raises
+    ``ZipTooLarge`` past ``max_entries`` entries, ``max_total_bytes`` uncompressed in all or
+    ``max_entry_bytes`` in one entry (declared or actually inflated, read in bounded chunks),
+    or an entry inflating more than ``max_ratio`` times its compressed size (past 1 MiB);
+    ``InvalidZip`` when it is not a readable zip (corrupt, encrypted, unknown compression)."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError,
@@ -123,26 +131,61 @@ def read_zip(data: bytes, *, max_entries: int = DEFAULT_MAX_ENTRIES,
         if declared > max_total_bytes:
             raise ZipTooLarge(f"{declared} bytes uncompressed; at most {max_total_bytes} "
                               "are accepted")
+        for info in files:
+            _check_declared(info, max_entry_bytes, max_ratio)
         parts: list[Part] = []
+        seen: set[str] = set()
         total = 0
         for info in files:
             if info.flag_bits & 0x1:
                 raise InvalidZip(f"{info.filename} is encrypted")
             chunks: list[bytes] = []
+            size = 0
             try:
                 with zf.open(info) as fh:
-                    while chunk := fh.read(_CHUNK):
+                    while chunk := fh.read(_CHUNK):  # bounded reads: a bomb is never inflated
                         total += len(chunk)
+                        size += len(chunk)
                         if total > max_total_bytes:
                             raise ZipTooLarge(f"more than {max_total_bytes} bytes uncompressed")
+                        _check_inflated(info, size, max_entry_bytes, max_ratio)
                         chunks.append(chunk)
             except (zipfile.BadZipFile, NotImplementedError, zlib.error, EOFError, OSError,
                     RuntimeError, ValueError) as exc:  # ValueError: offsets before the start
                 raise InvalidZip(f"{info.filename} cannot be read ({exc})") from None
-            name = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
+            # the sender's name, base name only (no ../, /, \, C:, NUL, CR/LF, RTL overrides)
+            name = _unique(base_name(info.filename) or f"part{len(parts) + 1}", seen)
             parts.append(Part(content_type=type_for_name(name), data=b"".join(chunks),
                               content_id=name, filename=name))
         return parts
+
+
+def _check_declared(info: zipfile.ZipInfo, max_entry_bytes: int, max_ratio: float) -> None:
+    """An entry's declared sizes against the caps, before anything is inflated."""
+    if info.file_size > max_entry_bytes:
+        raise ZipTooLarge(f"{_shown(info.filename)} is {info.file_size} bytes uncompressed; "
+                          f"at most {max_entry_bytes} per file are accepted")
+    _check_ratio(info, info.file_size, max_ratio)
+
+
+def _check_inflated(info: zipfile.ZipInfo, size: int, max_entry_bytes: int,
+                    max_ratio: float) -> None:
+    """What an entry has actually inflated to so far (its header may lie)."""
+    if size > max_entry_bytes:
+        raise ZipTooLarge(f"{_shown(info.filename)} inflates past {max_entry_bytes} bytes; "
+                          f"at most {max_entry_bytes} per file are accepted")
+    _check_ratio(info, size, max_ratio)
+
+
+def _check_ratio(info: zipfile.ZipInfo, size: int, max_ratio: float) -> None:
+    if size > RATIO_FLOOR and size > max_ratio * max(info.compress_size, 1):
+        raise ZipTooLarge(f"{_shown(info.filename)} inflates more than {max_ratio:g} times "
+                          f"its {info.compress_size} compressed bytes (a zip bomb)")
+
+
+def _shown(name: str) -> str:
+    """An entry name fit for an error message: printable, short."""
+    return repr(name[:80] + ("..." if len(name) > 80 else ""))
 
 
 def _part_name(part: Part, index: int) -> str:
@@ -165,8 +208,11 @@ def _part_name(part: Part, index: int) -> str:
 
 
 def _safe(name: str) -> str:
+    """A base name with only ``A-Za-z0-9._-``: no directory (``../``, ``/``, ``\\``, ``C:``),
+    no NUL, control or unicode characters, no leading dot, at most 100 long (keeping the
+    extension)."""
     name = name.strip().strip("<>").replace("\\", "/").rsplit("/", 1)[-1]
-    return _UNSAFE.sub("_", name).lstrip(".")[:100]
+    return shorten(_UNSAFE.sub("_", name).lstrip("."))
 
 
 def _extension(name: str) -> str:

@@ -8,8 +8,10 @@ import email.message
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from fakemms.errors import MalformedRequest
 from fakemms.models import Part
 from fakemms.protocols.legacy.archive import (
     DEFAULT_MAX_ENTRIES,
@@ -18,6 +20,7 @@ from fakemms.protocols.legacy.archive import (
 )
 from fakemms.protocols.legacy.errors import (
     InvalidParameter,
+    LegacyError,
     MissingParameter,
     NoMmsContent,
 )
@@ -35,7 +38,12 @@ from fakemms.protocols.legacy.model import (
     RetrieveRequest,
     SendMmsRequest,
 )
-from fakemms.protocols.mime import content_type_params, parse_multipart
+from fakemms.protocols.mime import (
+    DEFAULT_LIMITS,
+    MimeLimits,
+    content_type_params,
+    parse_multipart,
+)
 
 
 def parse_date(text: str) -> datetime:
@@ -68,10 +76,12 @@ def parse_mo(query: QueryInput) -> LegacyMo:
                     message=_first(values, "message"))
 
 
-def parse_form(body: bytes, content_type: str | None) -> tuple[Pairs, dict[str, tuple[str, bytes]]]:
+def parse_form(body: bytes, content_type: str | None, limits: MimeLimits = DEFAULT_LIMITS
+               ) -> tuple[Pairs, dict[str, tuple[str, bytes]]]:
     """A multipart/form-data body: text fields as pairs, and file parts by field name as
-    (filename, bytes). Raises ``MalformedRequest`` (from ``mime``) when it is not multipart."""
-    root = parse_multipart(body, content_type)
+    (filename, bytes). Raises ``MalformedRequest`` (from ``mime``) when it is not multipart,
+    ``ContentLimitExceeded`` past ``limits``."""
+    root = parse_multipart(body, content_type, limits=limits)
     fields: Pairs = []
     files: dict[str, tuple[str, bytes]] = {}
     for mp in root.children:
@@ -98,10 +108,12 @@ def _disposition(value: str) -> tuple[str | None, str | None]:
 def parse_send_mms(query: QueryInput = b"", body: bytes = b"", content_type: str | None = None,
                    *, max_zip_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
                    max_zip_entries: int = DEFAULT_MAX_ENTRIES,
-                   max_recipients: int = 100) -> SendMmsRequest:
+                   max_recipients: int = 100, zip_limits: Mapping[str, Any] | None = None,
+                   mime_limits: MimeLimits = DEFAULT_LIMITS) -> SendMmsRequest:
     """Parse a ``SendMMS`` request from its query string and body (urlencoded form, multipart
     form with an ``mms.zip`` part, or a raw ``application/zip`` body). Raises a
-    ``LegacyError`` naming the first problem."""
+    ``LegacyError`` naming the first problem. ``zip_limits``: ``read_zip``'s keywords (they
+    replace ``max_zip_bytes`` and ``max_zip_entries``)."""
     pairs, warnings = _pairs(query)
     media, params = content_type_params(content_type)
     mms_zip: bytes | None = None
@@ -110,7 +122,10 @@ def parse_send_mms(query: QueryInput = b"", body: bytes = b"", content_type: str
         pairs += form
         warnings += more
     elif media == "multipart/form-data":
-        form_fields, files = parse_form(body, content_type)
+        try:
+            form_fields, files = parse_form(body, content_type, mime_limits)
+        except MalformedRequest as exc:  # the gateway's own plain-text 400 (docs/legacy.md)
+            raise LegacyError(f"the multipart form: {exc.detail}") from None
         pairs += form_fields
         zip_file = files.get("mms.zip") or next(
             (f for f in files.values() if f[0].lower() == "mms.zip"), None)
@@ -147,7 +162,9 @@ def parse_send_mms(query: QueryInput = b"", body: bytes = b"", content_type: str
         raise NoMmsContent("give the zipped contents as url= or as a part named mms.zip")
     parts: list[Part] = []
     if mms_zip is not None:
-        parts = read_zip(mms_zip, max_entries=max_zip_entries, max_total_bytes=max_zip_bytes)
+        limits = zip_limits or {"max_entries": max_zip_entries,
+                                "max_total_bytes": max_zip_bytes}
+        parts = read_zip(mms_zip, **limits)
         if not parts:
             raise NoMmsContent("mms.zip holds no files")
     return SendMmsRequest(

@@ -62,14 +62,13 @@ for path in legacy.RETRIEVE_PATHS:
 def send_mms() -> Response:
     """``SendMMS`` (provider-notes.md): 200 with the message id as the body."""
     be = backend()
-    settings = be.config["legacy"]
     body = request.get_data()  # cached, so the form below is parsed from the same bytes
     # guards first (CONTRACT section 1): the credentials, before the body is validated
     account = _authenticate(be, request.values.get("user", ""), request.values.get("pass", ""))
     be.guards.admit(account)
     with be.reserved(account):
         req = legacy.parse_send_mms(request.query_string, body, request.content_type,
-                                    max_zip_bytes=settings["max_zip_bytes"])
+                                    zip_limits=be.zip_limits(), mime_limits=be.mime_limits)
         parts = be.legacy_parts(req)
         mt_config = req.subaccount if req.subaccount in account.mt_configs else \
             be.mt_config_for_vasid(account, None)

@@ -13,8 +13,14 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from urllib.parse import unquote
 
-from fakemms.errors import MalformedRequest
-from fakemms.protocols.mime import MimePart, content_type_params, parse_multipart
+from fakemms.errors import ContentLimitExceeded, MalformedRequest
+from fakemms.protocols.mime import (
+    DEFAULT_LIMITS,
+    MimeLimits,
+    MimePart,
+    content_type_params,
+    parse_multipart,
+)
 from fakemms.protocols.mm7.errors import ContentRefused, FormatCorrupt
 from fakemms.protocols.mm7.model import Content, Mm7Part
 from fakemms.protocols.mm7.smil import find_smil
@@ -25,15 +31,17 @@ XML_MEDIA_TYPES = ("text/xml", "application/xml", "application/soap+xml")
 _DECODE_ERRORS = ("bad base64 content", "unsupported Content-Transfer-Encoding")
 
 
-def split_body(body: bytes, content_type: str | None, warnings: list[str]
-               ) -> tuple[bytes, str | None, list[MimePart]]:
+def split_body(body: bytes, content_type: str | None, warnings: list[str],
+               limits: MimeLimits = DEFAULT_LIMITS) -> tuple[bytes, str | None, list[MimePart]]:
     """The SOAP XML, its charset, and the other top-level MIME parts."""
     media, params = content_type_params(content_type)
     if media.startswith("multipart/"):
         if media != "multipart/related":
             warnings.append(f"Content-Type is {media}; MM7 uses multipart/related")
         try:
-            root = parse_multipart(body, content_type)
+            root = parse_multipart(body, content_type, limits=limits)
+        except ContentLimitExceeded as exc:  # too many parts, too deep: content refused
+            raise ContentRefused(exc.detail) from None
         except MalformedRequest as exc:
             if (exc.detail or "").startswith(_DECODE_ERRORS):
                 raise ContentRefused(f"cannot decode a MIME part: {exc.detail}") from None

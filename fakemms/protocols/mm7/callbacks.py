@@ -4,6 +4,7 @@ ReadReplyReq for reports, DeliverReq for MOs, and what counts as the application
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,13 +18,18 @@ from fakemms.protocols.mm7 import codec as mm7
 from fakemms.rng import Rng
 
 
-def mm7_success(expected: str, transaction_id: str | None
-                ) -> Callable[[requests.Response], str | None]:
+@dataclass(frozen=True)
+class Mm7Success:
     """MM7: HTTP 200 carrying the matching ``...Rsp`` (``expected``) with StatusCode 1000 and
     the TransactionID echoed (mm7-api.txt; skycore-mm7 README: "matching MM7 TransactionID
-    and Status 1000"). A receiver that omits the TransactionID is let through."""
+    and Status 1000"). A receiver that omits the TransactionID is let through. A value, not a
+    closure, so a durable store can keep it (fakemms.persistence)."""
 
-    def check(response: requests.Response) -> str | None:
+    expected: str
+    transaction_id: str | None
+
+    def __call__(self, response: requests.Response) -> str | None:
+        expected, transaction_id = self.expected, self.transaction_id
         if response.status_code != 200:
             return f"HTTP {response.status_code}"
         ctype = response.headers.get("Content-Type") or ""
@@ -48,7 +54,11 @@ def mm7_success(expected: str, transaction_id: str | None
             return f"StatusCode {answer.status.code} {answer.status.text or ''}".rstrip()
         return None
 
-    return check
+
+def mm7_success(expected: str, transaction_id: str | None
+                ) -> Callable[[requests.Response], str | None]:
+    """The MM7 success rule for an answer to ``expected`` in transaction ``transaction_id``."""
+    return Mm7Success(expected, transaction_id)
 
 
 # Rel-5 has no Deferred, Unrecognised, DeliveryConditionNotMet (provider-notes.md, MMStatus):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from fakemms.protocols.mime import MimePart
+from fakemms.protocols.mime import DEFAULT_LIMITS, MimeLimits, MimePart
 from fakemms.protocols.mm7 import tables
 from fakemms.protocols.mm7.attachments import resolve_content, split_body
 from fakemms.protocols.mm7.errors import (
@@ -49,7 +49,8 @@ from fakemms.protocols.mm7.xmlvalues import (
 
 # --- entry points ---------------------------------------------------------------------------
 def parse(body: bytes, content_type: str | None, *, strict: bool = True,
-          allow_unknown_namespace: bool = False) -> Mm7Message:
+          allow_unknown_namespace: bool = False, limits: MimeLimits = DEFAULT_LIMITS
+          ) -> Mm7Message:
     """Parse any MM7 message; raises an ``Mm7Error`` carrying the MM7 status code.
 
     ``strict``: a Content href that matches no part is 2004 (else the attachments are taken,
@@ -57,7 +58,7 @@ def parse(body: bytes, content_type: str | None, *, strict: bool = True,
     (e.g. REL-6-MM7-6-7) with a warning instead of 4002; meant for parsing responses.
     """
     warnings: list[str] = []
-    xml, charset, attachments = split_body(body, content_type, warnings)
+    xml, charset, attachments = split_body(body, content_type, warnings, limits)
     root = parse_xml(xml, charset)
     return _parse_envelope(root, attachments, warnings, strict, allow_unknown_namespace)
 

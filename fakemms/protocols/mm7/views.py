@@ -33,7 +33,8 @@ def mm7() -> Response:
     be.guards.admit(account)  # closed, limits, TPS: before validation (CONTRACT section 1)
     with be.reserved(account):
         g.body = request.get_data(cache=False)
-        message = codec.parse(g.body, request.content_type, strict=be.strict_mime)
+        message = codec.parse(g.body, request.content_type, strict=be.strict_mime,
+                              limits=be.mime_limits)
         g.mm7 = message
         if isinstance(message, codec.SubmitReq):
             return submit(be, account, message)

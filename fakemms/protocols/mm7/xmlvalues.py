@@ -41,7 +41,7 @@ def parse_xml(data: bytes, charset: str | None = None) -> ET.Element:
         except (LookupError, UnicodeDecodeError):
             source = data
     try:
-        return SafeET.fromstring(source, forbid_dtd=True, forbid_entities=True,
+        root = SafeET.fromstring(source, forbid_dtd=True, forbid_entities=True,
                                  forbid_external=True)
     except DTDForbidden:
         raise FormatCorrupt("a DOCTYPE is not allowed in an MM7 message") from None
@@ -55,6 +55,24 @@ def parse_xml(data: bytes, charset: str | None = None) -> ET.Element:
         raise FormatCorrupt(f"unsupported XML encoding: {exc}") from None
     except ET.ParseError as exc:
         raise FormatCorrupt(f"not well-formed XML: {exc}") from None
+    if too_deep(root, MAX_XML_DEPTH):
+        raise FormatCorrupt(f"the XML is nested more than {MAX_XML_DEPTH} elements deep")
+    return root
+
+
+MAX_XML_DEPTH = 100  # an MM7 envelope is about 6 deep; deeper is refused, not walked
+
+
+def too_deep(root: ET.Element, limit: int) -> bool:
+    """Whether any element lies more than ``limit`` levels below ``root`` (iterative: a deep
+    tree must not exhaust the stack of whoever walks it)."""
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in element)
+    return False
 
 
 def split_tag(tag: object) -> tuple[str, str]:

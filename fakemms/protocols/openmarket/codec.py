@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from fakemms import errors
+from fakemms import errors, nesting
 from fakemms.models import Part
 from fakemms.protocols.mime import (
+    DEFAULT_LIMITS,
+    MimeLimits,
     boundaries_without_blank_line,
     build_multipart,
     content_type_params,
@@ -93,9 +95,10 @@ class SendRequest:
     warnings: list[str] = field(default_factory=list)
 
 
-def parse_send(body: bytes, content_type: str | None, *, strict: bool = True) -> SendRequest:
+def parse_send(body: bytes, content_type: str | None, *, strict: bool = True,
+               limits: MimeLimits = DEFAULT_LIMITS) -> SendRequest:
     """Parse a ``POST /mms/v2/send`` body; validation of the JSON is ``validate_fields``."""
-    root = parse_multipart(body, content_type, strip_blank_line=True)
+    root = parse_multipart(body, content_type, strip_blank_line=True, limits=limits)
     warnings: list[str] = []
     media, params = content_type_params(content_type)
     if media != "multipart/mixed":
@@ -149,6 +152,9 @@ def decode_json_object(data: bytes) -> dict[str, Any]:
         raise errors.MalformedRequest(f"the JSON part is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise errors.MalformedRequest("the JSON part must be an object")
+    found = nesting.problem(value)
+    if found:
+        raise errors.MalformedRequest(f"the JSON part is refused: {found}")
     return value
 
 

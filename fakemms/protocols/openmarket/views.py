@@ -36,7 +36,8 @@ def send() -> tuple[Response, int]:
     )
     with be.reserved(account):
         body = request.get_data(cache=False)
-        parsed = codec.parse_send(body, request.content_type, strict=be.strict_mime)
+        parsed = codec.parse_send(body, request.content_type, strict=be.strict_mime,
+                                  limits=be.mime_limits)
         codec.validate_fields(parsed.fields)
         fields = parsed.fields
         message = be.submit_mt(

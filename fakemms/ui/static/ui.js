@@ -6,7 +6,8 @@ const STREAM = "/_fakemms/api/events";
 
 // --- the control API ---------------------------------------------------------------------
 async function api(method, path, body, contentType) {
-  const init = {method, headers: {Accept: "application/json"}};
+  // X-Fakemms-UI: with an admin token, a change made with the session cookie must carry it
+  const init = {method, headers: {Accept: "application/json", "X-Fakemms-UI": "1"}};
   if (body !== undefined) {
     init.body = typeof body === "string" ? body : JSON.stringify(body);
     init.headers["Content-Type"] = contentType || "application/json";
