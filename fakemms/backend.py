@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -41,6 +42,7 @@ from fakemms.store import Store
 if TYPE_CHECKING:
     from fakemms.persistence import Loaded, SqliteJournal, StoredJob
 
+log = logging.getLogger(__name__)
 ID_WIDTH = 15  # openmarket-mms-send.txt "mtId": 123456789012345; moId likewise
 
 
@@ -49,6 +51,11 @@ class Backend:
         self.config = config
         # scenarios first: a bad file refuses the config before any thread has started
         scenarios = [load_scenario(self._path(p)) for p in config["scenarios"]]
+        usernames = {a.username for a in config.accounts()}
+        for scenario in scenarios:
+            problems = unknown_mo_accounts(scenario, usernames)
+            if problems:
+                raise ConfigError(scenario.source, problems)
         self.clock = Clock(config["clock"])
         self.rng = Rng(config["seed"])
         journal = self._open_journal()
@@ -507,10 +514,18 @@ class Backend:
             journal.apply([journal.meta_op("clock", self.clock.state())])
 
     def _run_mo(self, script: MoScript, scenario: Scenario) -> None:
-        self.inject_mo(account=script.account, source=script.source,
-                       destination=script.to or "88600", subject=script.subject,
-                       parts=self.generated_parts(script.parts) if script.parts else None,
-                       decision=f"{scenario.name}/{script.name}", format=script.format)
+        try:
+            self.inject_mo(account=script.account, source=script.source,
+                           destination=script.to or "88600", subject=script.subject,
+                           parts=self.generated_parts(script.parts) if script.parts else None,
+                           decision=f"{scenario.name}/{script.name}", format=script.format)
+        except errors.FakeMmsError as exc:  # e.g. its account was deleted since: not a crash
+            log.warning("scenario %s: MO script %s sent nothing: %s", scenario.name,
+                        script.name, exc)
+
+    def unknown_mo_accounts(self, scenario: Scenario) -> list[str]:
+        """Problems of a scenario whose MO scripts name accounts the fake does not have."""
+        return unknown_mo_accounts(scenario, {a.username for a in self.store.accounts()})
 
     # --- scenarios, accounts, clock, reset --------------------------------------------------
     def set_scenarios(self, scenarios: list[Scenario]) -> None:
@@ -665,3 +680,9 @@ def _interface_of(fmt: str) -> str:
     if fmt.startswith("legacy"):
         return "legacy"
     return "openmarket"
+
+
+def unknown_mo_accounts(scenario: Scenario, usernames: set[str]) -> list[str]:
+    """An MO script naming no account can never send its MOs: a problem per such script."""
+    return [f"mo[{i}].account: no account {script.account!r}"
+            for i, script in enumerate(scenario.mo) if script.account not in usernames]

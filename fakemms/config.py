@@ -315,6 +315,8 @@ ENV_VARS: dict[str, EnvVar] = {v.name: v for v in [
     # the project's own test suite (tests/test_ui.py); CI sets the first for the whole run
     EnvVar("FAKEMMS_REQUIRE_BROWSER", "browser tests fail instead of skipping"),
     EnvVar("FAKEMMS_SCREENSHOTS", "where the browser tests write the README's images"),
+    EnvVar("FAKEMMS_FUZZ", "long: the fuzz tests run their long profile"),
+    EnvVar("FAKEMMS_FUZZ_EXAMPLES", "examples per fuzz test in the long profile"),
 ]}
 
 
@@ -417,8 +419,13 @@ def read_yaml(path: str | os.PathLike) -> Any:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"not UTF-8 text (byte {exc.start}: {exc.reason})"]
+                          ) from None
     try:
         return yaml.safe_load(text)
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ConfigError(str(path), ["invalid YAML: nested too deeply"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -138,3 +138,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line(f"LEAKED THREADS at the end of the suite ({len(left)}): "
                                 f"{', '.join(left[:20])}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# --- hypothesis profiles for the fuzz tests (tests/test_fuzz_*.py, docs/development.md) -----
+def _fuzz_profiles() -> None:
+    """``ci`` (default): a short, bounded run, derandomized on CI so failures reproduce;
+    ``long`` (FAKEMMS_FUZZ=long): thousands of examples. No example database is written into
+    the repository."""
+    import os
+
+    from hypothesis import HealthCheck, settings
+
+    common = {"deadline": None, "database": None, "print_blob": True,
+              # huge strings and whole bodies are the point; servers are module fixtures
+              "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+    settings.register_profile("ci", max_examples=40,
+                              derandomize=os.environ.get("CI", "").lower() in ("1", "true"),
+                              **common)
+    settings.register_profile("long", max_examples=int(os.environ.get(
+        "FAKEMMS_FUZZ_EXAMPLES", "2000")), **common)
+    settings.load_profile("long" if os.environ.get("FAKEMMS_FUZZ") == "long" else "ci")
+
+
+_fuzz_profiles()

@@ -24,7 +24,11 @@ def _scenarios(body: Any) -> list[Scenario]:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise refuse(*[f"name: {n!r} is given twice" for n in twice])
-    return [scenario_from_dict(item, "request") for item in items]
+    scenarios = [scenario_from_dict(item, "request") for item in items]
+    problems = [f"{s.name}: {p}" for s in scenarios for p in backend().unknown_mo_accounts(s)]
+    if problems:
+        raise refuse(*problems)
+    return scenarios
 
 
 def _listing() -> dict[str, Any]:

@@ -94,6 +94,8 @@ def load_scenario(path: str | Path) -> Scenario:
 def scenario_from_text(text: str, source: str = "<request>") -> Scenario:
     try:
         data = yaml.safe_load(text)
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ConfigError(source, ["invalid YAML: nested too deeply"]) from None
     except yaml.YAMLError as exc:
         raise ConfigError(source, [f"invalid YAML: {getattr(exc, 'problem', None) or exc}"]
                           ) from None

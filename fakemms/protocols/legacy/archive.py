@@ -119,7 +119,8 @@ def read_zip(data: bytes, *, max_entries: int = DEFAULT_MAX_ENTRIES,
     ``InvalidZip`` when it is not a readable zip (corrupt, encrypted, unknown compression)."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError,
+            NotImplementedError) as exc:  # NotImplementedError: a zip version above 6.3
         raise InvalidZip(f"not a zip archive ({exc})") from None
     with zf:
         infos = zf.infolist()
@@ -150,7 +151,7 @@ def read_zip(data: bytes, *, max_entries: int = DEFAULT_MAX_ENTRIES,
                         _check_inflated(info, size, max_entry_bytes, max_ratio)
                         chunks.append(chunk)
             except (zipfile.BadZipFile, NotImplementedError, zlib.error, EOFError, OSError,
-                    RuntimeError) as exc:
+                    RuntimeError, ValueError) as exc:  # ValueError: offsets before the start
                 raise InvalidZip(f"{info.filename} cannot be read ({exc})") from None
             # the sender's name, base name only (no ../, /, \, C:, NUL, CR/LF, RTL overrides)
             name = _unique(base_name(info.filename) or f"part{len(parts) + 1}", seen)

@@ -51,6 +51,8 @@ def parse_xml(data: bytes, charset: str | None = None) -> ET.Element:
         raise FormatCorrupt("external references are not allowed in an MM7 message") from None
     except DefusedXmlException as exc:
         raise FormatCorrupt(f"refused XML: {exc}") from None
+    except (LookupError, ValueError) as exc:  # expat: an unknown or multi-byte encoding="..."
+        raise FormatCorrupt(f"unsupported XML encoding: {exc}") from None
     except ET.ParseError as exc:
         raise FormatCorrupt(f"not well-formed XML: {exc}") from None
     if too_deep(root, MAX_XML_DEPTH):
