@@ -317,6 +317,8 @@ ENV_VARS: dict[str, EnvVar] = {v.name: v for v in [
     EnvVar("FAKEMMS_SCREENSHOTS", "where the browser tests write the README's images"),
     EnvVar("FAKEMMS_FUZZ", "long: the fuzz tests run their long profile"),
     EnvVar("FAKEMMS_FUZZ_EXAMPLES", "examples per fuzz test in the long profile"),
+    EnvVar("FAKEMMS_LOAD", "full: the load test sends 50 x 400 instead of 50 x 40"),
+    EnvVar("FAKEMMS_FAULTS", "long: the callback fault tests run ten times longer (30 s down)"),
 ]}
 
 
