@@ -110,8 +110,8 @@ class Guards:
             if self.clock.paused:
                 limit += "; the clock is paused (virtual): tokens refill only when it advances"
             raise TpsExceeded(limit)
-        if refused is not None:
-            raise _REFUSALS[refused]()
+        if refused is not None:  # the detail is MM7's Details: 4007 alone does not say which
+            raise _REFUSALS[refused](_limit_detail(refused, account))
 
     def release(self, account: Account) -> None:
         """Give back what ``admit`` reserved: the request was refused after all."""
@@ -120,6 +120,13 @@ class Guards:
 
 _REFUSALS = {"day": DailyLimitExceeded, "month": MonthlyLimitExceeded,
              "credit": PrepaidCreditExceeded}
+
+
+def _limit_detail(refused: str, account: Account) -> str:
+    limit = {"day": f"max_per_day {account.max_per_day}",
+             "month": f"max_per_month {account.max_per_month}",
+             "credit": f"prepaid_credit {account.prepaid_credit}"}[refused]
+    return f"{limit} for account {account.username}"
 
 
 def _take_token(bucket: tuple[float, float] | None, rate: float,

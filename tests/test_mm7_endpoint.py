@@ -505,6 +505,20 @@ def test_tps_answers_the_configured_status(make_fake, configured, expected):
     assert len(messages(fake)) == 2
 
 
+@pytest.mark.parametrize("limit, details", [
+    ({"max_per_day": 1}, "max_per_day 1 for account acme"),
+    ({"max_per_month": 1}, "max_per_month 1 for account acme"),
+    ({"prepaid_credit": 1}, "prepaid_credit 1 for account acme")])
+def test_account_limits_are_4007_with_details_naming_the_limit(make_fake, limit, details):
+    """4007 alone does not say which limit refused: Details names it, as TPS refusals do."""
+    fake = make_fake(config(clock="virtual", account=limit))
+    accepted(post(fake, envelope(submit_xml(content=None))))
+    r = post(fake, envelope(submit_xml(content=None)))
+    assert status_of(r) == 4007
+    assert answer(r).error.status.details == details
+    assert len(messages(fake)) == 1
+
+
 # --- guards: HTTP 401 -------------------------------------------------------------------------
 def assert_401(r) -> None:
     assert r.status_code == 401, (r.status_code, r.text[:200])
