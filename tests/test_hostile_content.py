@@ -9,6 +9,7 @@ import base64
 import gzip
 import io
 import re
+import time
 import zipfile
 from typing import Any
 
@@ -362,6 +363,19 @@ def test_control_api_refuses_deep_or_exploding_bodies(shared: Fake, body: Any,
     assert r.status_code == 400, r.text
     assert re.search(r"nested more than 64 levels deep|more than 100000 values", r.text)
     assert shared.get("/_fakemms/api/scenarios").status_code == 200
+
+
+def test_control_api_refuses_a_huge_yaml_body_before_parsing_it(shared: Fake) -> None:
+    """PyYAML is pure Python: 8 MiB of YAML would hold a worker thread for many seconds."""
+    data = b"name: big\nrules:\n" + b"  - {name: r, match: {destination: '*'}}\n" * 200_000
+    started = time.monotonic()
+    r = shared.http.put(shared.url + "/_fakemms/api/scenarios", data=data, timeout=10,
+                        headers={"Content-Type": "application/yaml"})
+    assert r.status_code == 400, r.text
+    assert "over 1048576; send it as JSON" in r.text
+    assert time.monotonic() - started < 2
+    listed = shared.get("/_fakemms/api/scenarios").json()["scenarios"]
+    assert "big" not in [s["name"] for s in listed]
 
 
 def test_huge_http_header_counts_are_refused_by_the_server(shared: Fake) -> None:

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+# PyYAML parses in pure Python (~1 s a MiB): a scenario is a few KiB, so a YAML body past this
+# is refused before it can hold a worker thread for a minute (JSON has the C parser)
+MAX_YAML_BYTES = 1024 * 1024
 
 
 def _validator(op: Operation, key: str, schema: dict[str, Any]) -> Draft202012Validator:
@@ -123,6 +126,9 @@ def _bounded(value: Any) -> Any:
 
 
 def _yaml(raw: bytes) -> Any:
+    if len(raw) > MAX_YAML_BYTES:
+        raise refuse(f"(top level): a YAML body of {len(raw)} bytes, over {MAX_YAML_BYTES}; "
+                     f"send it as JSON (application/json)")
     try:
         value = yaml.safe_load(raw)
     except RecursionError:
