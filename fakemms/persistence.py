@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS callbacks (id TEXT PRIMARY KEY, seq INTEGER NOT NULL,
 CREATE INDEX IF NOT EXISTS callbacks_by_message ON callbacks (message_id);
 CREATE TABLE IF NOT EXISTS jobs (seq INTEGER PRIMARY KEY, due REAL NOT NULL, kind TEXT NOT NULL,
                                  key TEXT, account TEXT, payload TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (key);
+DROP INDEX IF EXISTS jobs_by_key; -- never read: a page written per job for nothing
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _STATE_TABLES = ("messages", "parts", "callbacks", "jobs", "meta")
@@ -237,7 +237,7 @@ class SqliteJournal:
     def job_op(job: StoredJob) -> Op:
         return ("INSERT OR REPLACE INTO jobs (seq, due, kind, key, account, payload) "
                 "VALUES (?,?,?,?,?,?)", (job.seq, job.due, job.kind, job.key, job.account,
-                                         json.dumps(job.payload)))
+                                         _json(job.payload)))
 
     @staticmethod
     def drop_job_op(seq: int) -> Op:
@@ -296,8 +296,8 @@ class SqliteJournal:
 
 
 # --- rows <-> objects ------------------------------------------------------------------------
-def _json(value: Any) -> str:
-    return json.dumps(value, default=str, separators=(",", ":"))
+# one encoder for every row: json.dumps with options builds a new one per call
+_json = json.JSONEncoder(default=str, separators=(",", ":")).encode
 
 
 def _drop_message(message_id: str) -> list[Op]:
