@@ -373,3 +373,15 @@ def test_the_hand_check_never_passes_what_the_schema_refuses():
                 assert not _plainly_valid(f) or schema_ok, f
                 checked += schema_ok == _plainly_valid(f)
     assert checked > 40  # and it agrees on most: the usual valid shapes take the fast path
+
+
+@pytest.mark.parametrize("obj", [
+    {}, {"type": "REPORT", "mtId": "123456789012345", "date": "2026-11-30T19:00:00+00:00",
+         "status": "Retrieved", "outcomeId": 1, "outcomeDescription": "Message retrieved"},
+    {"s": "é ü \u2028 \"q\" \\ \t\n", "n": -3, "b": True, "f": 1.5, "z": None},
+    {"nested": [1, {"a": "b"}], "x": "y"},
+])
+@pytest.mark.parametrize("indent", [2, 3])
+def test_pretty_flat_is_json_dumps_byte_for_byte(obj: dict, indent: int) -> None:
+    # the REPORT body must stay what the documented callback looks like (dlr_report_rejected)
+    assert codec.pretty_flat(obj, indent) == json.dumps(obj, indent=indent).encode("utf-8")
