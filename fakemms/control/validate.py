@@ -12,9 +12,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from flask import request
-from jsonschema import Draft202012Validator
 from werkzeug.exceptions import UnsupportedMediaType
 
 from fakemms import nesting
@@ -24,6 +22,8 @@ from fakemms.errors import ConfigError
 from fakemms.scenario import parse_duration
 
 if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+
     from fakemms.control.openapi import Operation
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
@@ -37,6 +37,8 @@ def _validator(op: Operation, key: str, schema: dict[str, Any]) -> Draft202012Va
     """The operation's validator for its body or one parameter, compiled on first use."""
     validator = op.validators.get(key)
     if validator is None:  # two threads may both compile it: harmless
+        from jsonschema import Draft202012Validator  # slow to import: first request pays
+
         validator = Draft202012Validator({**schema, "components": {"schemas": SCHEMAS}})
         op.validators[key] = validator
     return validator
@@ -129,6 +131,8 @@ def _yaml(raw: bytes) -> Any:
     if len(raw) > MAX_YAML_BYTES:
         raise refuse(f"(top level): a YAML body of {len(raw)} bytes, over {MAX_YAML_BYTES}; "
                      f"send it as JSON (application/json)")
+    import yaml  # loaded on first YAML body
+
     try:
         value = yaml.safe_load(raw)
     except RecursionError:

@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from fakemms.config import read_yaml, validate
 from fakemms.errors import OPENMARKET_ERRORS, ConfigError
 from fakemms.scenario.schema import SCHEMA
@@ -92,6 +90,8 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def scenario_from_text(text: str, source: str = "<request>") -> Scenario:
+    import yaml  # loaded on first use (scenario text is rare)
+
     try:
         data = yaml.safe_load(text)
     except RecursionError:  # PyYAML composes nested collections recursively
