@@ -420,7 +420,9 @@ def test_hundreds_of_idle_and_half_sent_connections_do_not_hold_up_a_send(serve)
         for sock in held:
             sock.close()
     assert out.startswith(b"HTTP/1.1 200 ") and b'"body": "ok"' in out
-    assert took < 0.5, took
+    # a server holding a thread per connection would answer only after a read timeout (15 s+);
+    # 2 s leaves room for a loaded 2-core machine running two test workers
+    assert took < 2.0, took
     assert threads_held < 5  # connections hold no thread
 
 
