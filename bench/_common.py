@@ -176,6 +176,34 @@ def run_wrk(port: int, script: Path, *, connections: int = 8, threads: int = 2,
     return res
 
 
+def add_wrk_arguments(ap: argparse.ArgumentParser) -> None:
+    """The wrk options the ABBA benchmarks share."""
+    ap.add_argument("--connections", default="8", help="comma-separated wrk connection counts")
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads (-t)")
+    ap.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
+    ap.add_argument("--rounds", type=int, default=4, help="ABBA rounds per connection count")
+
+
+def run_abba(targets: dict[str, tuple[int, int | None, Path]], levels: Sequence[int],
+             args: argparse.Namespace) -> dict[tuple[str, int], WrkResult]:
+    """wrk against each target (name -> port, server pid, script): a 1 s warm-up each, not
+    counted, then ``args.rounds`` rounds per connection count, the order reversed every other
+    round (ABBA) so the machine's drift hits every target alike."""
+    order = list(targets)
+    for name in order:
+        port, _, script = targets[name]
+        run_wrk(port, script, connections=8, threads=args.threads, seconds=1)
+    results: dict[tuple[str, int], WrkResult] = {}
+    for c in levels:
+        for r in range(args.rounds):
+            for name in (order if r % 2 == 0 else order[::-1]):
+                port, pid, script = targets[name]
+                res = run_wrk(port, script, connections=c, threads=min(args.threads, c),
+                              seconds=args.duration, server_pid=pid)
+                results.setdefault((name, c), WrkResult(c)).merge(res)
+    return results
+
+
 def process_cpu(pid: int | None) -> float:
     """User + system CPU seconds of a process (Linux /proc; 0.0 when unknown)."""
     if not pid:

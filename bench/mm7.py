@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import HOST, WrkResult, machine, run_wrk, start_fakemms, wrk_script  # noqa: E402
+from _common import HOST, add_wrk_arguments, machine, run_abba, start_fakemms, wrk_script  # noqa: E402
 
 USER, PASSWORD = "fakemms", "fakemms"  # the embedded default account (MT configuration config1)
 AUTH = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -103,10 +103,7 @@ def check_once(port: int, path: str, body: bytes, headers: dict[str, str], statu
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--connections", default="8", help="comma-separated wrk connection counts")
-    ap.add_argument("--threads", type=int, default=2, help="wrk threads (-t)")
-    ap.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
-    ap.add_argument("--rounds", type=int, default=4, help="ABBA rounds per connection count")
+    add_wrk_arguments(ap)
     args = ap.parse_args(argv)
 
     levels = [int(c) for c in args.connections.split(",") if c]
@@ -121,7 +118,6 @@ def main(argv: list[str] | None = None) -> None:
     print(f"bodies: SubmitReq {len(mm7)} bytes, HTTP send {len(http_body)} bytes; wrk "
           f"-t{args.threads}, {args.rounds} ABBA round(s) x {args.duration} s per cell")
 
-    results: dict[tuple[str, int], WrkResult] = {}
     server = start_fakemms()
     try:
         check_once(server.port, "/mm7", mm7, MM7_HEADERS, 200, b"<StatusCode>1000</StatusCode>")
@@ -130,16 +126,9 @@ def main(argv: list[str] | None = None) -> None:
             scripts = {}
             for name, (path, body, headers) in targets.items():
                 (Path(tmp) / name[:4]).mkdir()
-                scripts[name] = wrk_script(Path(tmp) / name[:4], "POST", path, body, headers)
-                run_wrk(server.port, scripts[name], seconds=1)  # warm-up, not counted
-            order = list(targets)
-            for c in levels:
-                for r in range(args.rounds):
-                    for name in (order if r % 2 == 0 else order[::-1]):
-                        res = run_wrk(server.port, scripts[name], connections=c,
-                                      threads=min(args.threads, c), seconds=args.duration,
-                                      server_pid=server.proc.pid)
-                        results.setdefault((name, c), WrkResult(c)).merge(res)
+                script = wrk_script(Path(tmp) / name[:4], "POST", path, body, headers)
+                scripts[name] = (server.port, server.proc.pid, script)
+            results = run_abba(scripts, levels, args)
     finally:
         server.stop()
 

@@ -25,16 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import HOST, WrkResult, machine, run_wrk, start_fakemms, wrk_script  # noqa: E402
+from _common import HOST, add_wrk_arguments, machine, run_abba, start_fakemms, wrk_script  # noqa: E402
 from send import HEADERS, check_once, send_body  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--connections", default="8", help="comma-separated wrk connection counts")
-    ap.add_argument("--threads", type=int, default=2, help="wrk threads (-t)")
-    ap.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
-    ap.add_argument("--rounds", type=int, default=4, help="ABBA rounds per connection count")
+    add_wrk_arguments(ap)
     args = ap.parse_args(argv)
     levels = [int(c) for c in args.connections.split(",") if c]
     body = send_body()
@@ -52,22 +49,12 @@ def main(argv: list[str] | None = None) -> None:
             config = Path(tmp) / f"persist-{sync}.yaml"
             config.write_text(f"persistence: {{path: {state}, synchronous: {sync}}}\n")
             targets[f"on, sync {sync}"] = start_fakemms(config=str(config))
-        results: dict[tuple[str, int], WrkResult] = {}
         try:
             for proc in targets.values():
                 check_once(proc.port, body)
             script = wrk_script(Path(tmp), "POST", "/mms/v2/send", body, HEADERS)
-            order = list(targets)
-            for name in order:  # warm-up, not counted
-                run_wrk(targets[name].port, script, connections=8, threads=args.threads,
-                        seconds=1)
-            for c in levels:
-                for r in range(args.rounds):
-                    for name in (order if r % 2 == 0 else order[::-1]):
-                        res = run_wrk(targets[name].port, script, connections=c,
-                                      threads=min(args.threads, c), seconds=args.duration,
-                                      server_pid=targets[name].proc.pid)
-                        results.setdefault((name, c), WrkResult(c)).merge(res)
+            results = run_abba({name: (proc.port, proc.proc.pid, script)
+                                for name, proc in targets.items()}, levels, args)
         finally:
             for proc in targets.values():
                 proc.stop()

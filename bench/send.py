@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
     HOST,
-    WrkResult,
+    add_wrk_arguments,
     machine,
-    run_wrk,
+    run_abba,
     start_fakemms,
     start_stub,
     start_trivial,
@@ -89,10 +89,7 @@ def check_once(port: int, body: bytes) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--connections", default="8", help="comma-separated wrk connection counts")
-    ap.add_argument("--threads", type=int, default=2, help="wrk threads (-t)")
-    ap.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
-    ap.add_argument("--rounds", type=int, default=4, help="ABBA rounds per connection count")
+    add_wrk_arguments(ap)
     ap.add_argument("--servers", default="default",
                     help="HTTP servers to serve fakemms with, comma-separated: default "
                          "(fakemms.server.ServerThread as `fakemms serve` runs it), close "
@@ -125,20 +122,11 @@ def main(argv: list[str] | None = None) -> None:
                     check_once(proc.port, body)
             except RuntimeError as exc:
                 print(f"skipped {name}: {str(exc).strip().splitlines()[-1]}")
-        results: dict[tuple[str, int], WrkResult] = {}
         order = list(targets)
         with tempfile.TemporaryDirectory() as tmp:
             script = wrk_script(Path(tmp), "POST", "/mms/v2/send", body, HEADERS)
-            for name in order:  # warm-up, not counted
-                run_wrk(targets[name].port, script, connections=8, threads=args.threads,
-                        seconds=1)
-            for c in levels:
-                for r in range(args.rounds):
-                    for name in (order if r % 2 == 0 else order[::-1]):
-                        res = run_wrk(targets[name].port, script, connections=c,
-                                      threads=min(args.threads, c), seconds=args.duration,
-                                      server_pid=targets[name].proc.pid)
-                        results.setdefault((name, c), WrkResult(c)).merge(res)
+            results = run_abba({name: (proc.port, proc.proc.pid, script)
+                                for name, proc in targets.items()}, levels, args)
     finally:
         for proc in targets.values():
             proc.stop()
