@@ -140,6 +140,22 @@ def test_the_ui_asks_for_the_token_once_and_its_cookie_passes_only_same_origin_c
     assert closed.get("/").status_code == 401
 
 
+@pytest.mark.parametrize("next_path", ["/\t/evil.example", "/\n/x",
+                                       "/\r\n/x", "/\\evil.example", "/ /evil.example",
+                                       "https://evil.example/", "/\x7f/x"])
+def test_login_goes_back_only_to_a_path_on_this_server(closed: Fake, next_path: str) -> None:
+    """``next=/%09/evil.example`` redirected to ``//evil.example`` (browsers drop the tab) and
+    ``next=/\n/x`` was a 500: anything but a plain local path goes to the index."""
+    page = closed.get("/_fakemms/ui/login", params={"next": next_path})
+    assert page.status_code == 200 and "evil" not in page.text
+    right = closed.post("/_fakemms/ui/login", data={"token": TOKEN, "next": next_path},
+                        allow_redirects=False)
+    assert right.status_code == 303 and right.headers["Location"] == "/", right.text
+    # as the issue sent it: percent-encoded in the login page's URL
+    page = closed.get("/_fakemms/ui/login?next=/%09/evil.example")
+    assert page.status_code == 200 and "evil" not in page.text
+
+
 def test_without_a_token_the_ui_and_api_are_open(fake: Fake) -> None:
     assert fake.get("/").status_code == 200
     assert fake.post(API + "/reset").status_code == 200

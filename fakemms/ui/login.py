@@ -6,6 +6,8 @@ header). Without a token nothing here applies."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Response, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -46,8 +48,14 @@ def _login_page(next_path: str, status: int, wrong: bool = False) -> Response:
 
 
 def _local(path: str | None) -> str:
-    """Where to go after logging in: a path on this server only."""
-    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+    """Where to go after logging in: a path on this server only. Browsers drop tabs and
+    newlines from a URL (WHATWG URL parsing), so ``/\t/evil.example`` would be
+    ``//evil.example``: any control character, space or backslash takes the index instead."""
+    if not path or not path.startswith("/") or path.startswith("//") or \
+            any(c <= " " or c in "\\\x7f" for c in path):
+        return url_for("ui.index")
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc:
         return url_for("ui.index")
     return path
 
