@@ -178,19 +178,35 @@ class Backend:
         if journal is None:
             self._accept(message, decision)
         else:
-            with journal.held():  # the message and its report jobs: one commit
-                self._accept(message, decision)
+            evicted: list[str] = []
+            try:
+                with journal.held():  # the message and its report jobs: one commit
+                    evicted = self._accept(message, decision)
+            except errors.StateNotDurable as exc:
+                self._withdraw(message, evicted)  # refused: what the API shows, a restart shows
+                settings = self.config.get("persistence") or {}
+                exc.retry_after = settings.get("retry_after", 5)  # type: ignore[misc]
+                raise
+        self.scheduler.help()  # fire what fell due meanwhile: firing keeps pace under load
         # the answer is slow, the message already accepted: its reports still wait for it
         Clock.sleep_wall(decision.latency)
         return message
 
-    def _accept(self, message: Message, decision: Decision) -> None:
-        self._keep(message)
+    def _accept(self, message: Message, decision: Decision) -> list[str]:
+        evicted = self._keep(message)
         if needs_fetch(message):
             self.content.then(message, decision.reports, self._schedule_reports)
         else:
             self._schedule_reports(message, decision.reports)
-        self.scheduler.help()  # fire what fell due meanwhile: firing keeps pace under load
+        return evicted
+
+    def _withdraw(self, message: Message, evicted: list[str]) -> None:
+        """Undo an accepted MT whose rows the journal could not write: the message and its
+        report jobs leave memory (the messages it evicted stay gone, and leave the file when
+        it takes writes again)."""
+        self.scheduler.cancel_keys([message.id], dropped=False)
+        self.store.withdraw_message(message.id, evicted)
+        message.answered.set()  # nothing waits for an answer that refused it
 
     def mm7_parts(self, content: Any) -> tuple[list[Part], list[str]]:
         """An MM7 submission's parts as stored, and warnings (mt_content.mm7_parts)."""
@@ -261,11 +277,12 @@ class Backend:
         error.decision = decision.label  # type: ignore[attr-defined]
         return error
 
-    def _keep(self, message: Message) -> None:
+    def _keep(self, message: Message) -> list[str]:
         """Store a new message; the jobs of the messages it evicts are dropped (counted)."""
         evicted = self.store.add_message(message)
         if evicted:
             self.scheduler.cancel_keys(evicted)
+        return evicted
 
     def _schedule_reports(self, message: Message, plans: list[ReportPlan]) -> None:
         message_id, account = message.id, message.account  # jobs hold ids, not the message
@@ -608,7 +625,19 @@ class Backend:
     def describe(self) -> dict[str, Any]:
         return {"clock": self.clock.describe(), "seed": self.rng.seed,
                 "scenarios": [s.name for s in self.engine.scenarios], **self.store.stats(),
-                **self.scheduler.stats(), **self.dispatcher.stats()}
+                **self.scheduler.stats(), **self.dispatcher.stats(),
+                "persistence": self.persistence()}
+
+    def persistence(self) -> dict[str, Any]:
+        """Whether state is kept in a file, and whether that file takes writes now."""
+        journal = self.store.journal
+        if journal is None:
+            return {"status": "off"}
+        out: dict[str, Any] = {"status": "failing" if journal.failure else "ok",
+                               "path": str(journal.path), "unwritten": journal.unwritten()}
+        if journal.failure:
+            out["reason"] = journal.failure
+        return out
 
     # --- scenarios by name (for the control API) ----------------------------------------------
     def scenarios(self) -> list[Scenario]:

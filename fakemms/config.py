@@ -176,7 +176,9 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {"path": {"type": ["string", "null"], "minLength": 1},
                            # YAML reads an unquoted off as false
-                           "synchronous": {"enum": ["off", "normal", "full", False]}},
+                           "synchronous": {"enum": ["off", "normal", "full", False]},
+                           # Retry-After on a send refused because the file took no write
+                           "retry_after": {"type": "integer", "minimum": 0}},
         },
         "legacy": {
             "type": "object",
@@ -250,7 +252,7 @@ DEFAULTS: dict[str, Any] = {
                 "max_entry_bytes": 8 * 1024 * 1024, "max_ratio": 200},
     "http": HTTP_DEFAULTS,
     # off: state lives in memory only; a path keeps it in an SQLite file across restarts
-    "persistence": {"path": None, "synchronous": "normal"},
+    "persistence": {"path": None, "synchronous": "normal", "retry_after": 5},
 }
 
 def _flag(value: str) -> bool:

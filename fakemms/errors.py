@@ -24,6 +24,7 @@ class FakeMmsError(Exception):
     # MM7 answers authentication and allowlist failures with a bare HTTP 401 (mm7-api.txt).
     mm7_http_401: ClassVar[bool] = False
     retryable: ClassVar[bool] = False
+    retry_after: ClassVar[int | None] = None  # seconds, sent as Retry-After when set
 
     def __init__(self, detail: str | None = None) -> None:
         self.detail = detail
@@ -43,6 +44,14 @@ class FakeMmsError(Exception):
 
 class InternalError(FakeMmsError):
     pass
+
+
+class StateNotDurable(InternalError):
+    """The persistence file took no write (disk full, I/O error, read-only, removed): the
+    request's change was undone and it is refused as the provider's internal error
+    (OpenMarket 500/15000, MM7 3000 Server Error, legacy 500), with ``Retry-After``."""
+
+    retry_after: ClassVar[int | None] = 5
 
 
 class MalformedRequest(FakeMmsError):

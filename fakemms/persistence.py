@@ -18,6 +18,8 @@ is queued in one transaction (group commit), so commits stay few under concurren
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -27,12 +29,18 @@ from pathlib import Path
 from typing import Any
 
 from fakemms.callbacks import Attempt, Callback, http_200
+from fakemms.errors import StateNotDurable
 from fakemms.models import Message, Part, Report
 from fakemms.protocols.legacy.callbacks import legacy_success
 from fakemms.protocols.mm7.callbacks import Mm7Success
 
 SCHEMA_VERSION = 1
 Op = tuple[str, tuple[Any, ...]]  # one statement and its parameters
+RECOVERY_INTERVAL = 1.0  # s between tries while the file takes no writes
+_PROBE = "write-probe"  # a meta row written and deleted to prove the file takes writes again
+# what a write can fail with: SQLite's own (full, I/O, read-only, locked) and the OS's
+_WRITE_ERRORS = (sqlite3.Error, OSError)
+log = logging.getLogger(__name__)
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS messages (id TEXT PRIMARY KEY, seq INTEGER NOT NULL,
@@ -83,19 +91,20 @@ class SqliteJournal:
             raise ValueError(f"synchronous must be off, normal or full, not {synchronous!r}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.synchronous = synchronous
         self._lock = threading.Lock()  # the writer: one commit at a time
         self._queue_lock = threading.Lock()  # held only to queue statements or take them
-        self._pending: list[Op] = []
-        self._queued = 0  # batches of statements queued, ever
-        self._committed = 0  # of which committed (or dropped: closed)
+        self._pending: list[tuple[int, list[Op]]] = []  # (ticket, statements), in order
+        self._outstanding: set[int] = set()  # tickets queued, not yet committed nor dropped
+        self._queued = 0  # batches of statements queued, ever (the last ticket)
         self._local = threading.local()
+        self.failure: str | None = None  # why the file takes no writes now (health)
+        self._last_failed_bytes = 0
+        self._recovery: threading.Thread | None = None
+        self._closed = threading.Event()
         self._conn: sqlite3.Connection | None = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None, timeout=1.0)
-        # one process owns the file: a second fakemms on it fails at start ("database is
-        # locked"), and the WAL needs no shared-memory index (fewer system calls per commit)
-        self._conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        self._configure(self._conn)
         self._conn.executescript(_TABLES)
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
         if version not in (0, SCHEMA_VERSION):
@@ -106,21 +115,30 @@ class SqliteJournal:
         self._callback_seq = self._max("callbacks") + 1
         self.writes = 0  # transactions committed
 
+    def _configure(self, conn: sqlite3.Connection) -> None:
+        # one process owns the file: a second fakemms on it fails at start ("database is
+        # locked"), and the WAL needs no shared-memory index (fewer system calls per commit)
+        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
+        st = os.stat(self.path)
+        self._identity = (st.st_dev, st.st_ino)
+
     def _max(self, table: str) -> int:
         assert self._conn is not None
         return self._conn.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {table}").fetchone()[0]
 
     # --- writing ----------------------------------------------------------------------------
-    def apply(self, ops: Iterable[Op]) -> None:
-        """``enqueue`` then ``flush``: the statements are committed when this returns."""
+    def apply(self, ops: Iterable[Op], *, strict: bool = False) -> None:
+        """``enqueue`` then ``flush``."""
         self.enqueue(ops)
-        self.flush()
+        self.flush(strict=strict)
 
     def enqueue(self, ops: Iterable[Op]) -> None:
         """Queue statements (with any this thread deferred) to commit together, in the order
         they were queued: callers queue under the lock that orders their changes (the
         store's), and ``flush`` after letting it go, so one commit carries what many threads
-        queued meanwhile (group commit)."""
+        queued meanwhile (group commit). Each call is one batch with a ticket of its own."""
         deferred = getattr(self._local, "ops", None)
         if deferred:
             self._local.ops = None
@@ -129,48 +147,211 @@ class SqliteJournal:
         if not ops:
             return
         with self._queue_lock:
-            self._pending.extend(ops)
             self._queued += 1
-            self._local.ticket = self._queued
+            self._pending.append((self._queued, ops))
+            self._outstanding.add(self._queued)
+            self._mine().append(self._queued)
 
-    def flush(self) -> None:
+    def _mine(self) -> list[int]:
+        """This thread's tickets not yet known committed."""
+        mine = getattr(self._local, "tickets", None)
+        if mine is None:
+            mine = self._local.tickets = []
+        return mine
+
+    def flush(self, *, strict: bool = False) -> None:
         """Return once everything this thread queued is committed: by this thread, in one
-        transaction with whatever else is queued, or already by another. A no-op once closed:
-        an attempt still under way at shutdown has nowhere to go."""
-        ticket = getattr(self._local, "ticket", 0)
-        if ticket <= self._committed or getattr(self._local, "held", 0):
+        transaction with whatever else is queued, or already by another.
+
+        When the file cannot take it (disk full, I/O error, read-only, removed): ``strict``
+        takes this thread's batches back out of the queue (they will never be written) and
+        raises ``StateNotDurable``, for a change the caller undoes and refuses (a send gets
+        no 2xx); otherwise the batches stay queued and are written, in order, as soon as the
+        file takes writes again (a report, an attempt: done anyway, written late). A no-op
+        once closed: an attempt still under way at shutdown has nowhere to go."""
+        mine = self._mine()
+        if not mine or getattr(self._local, "held", 0):
             return
         with self._lock:
-            if ticket <= self._committed:
-                return  # another thread's commit carried it
             with self._queue_lock:
-                ops, self._pending = self._pending, []
-                upto = self._queued
-            conn = self._conn
-            if conn is not None and ops:
-                conn.execute("BEGIN")
+                if not self._outstanding.intersection(mine):
+                    mine.clear()  # another thread's commit carried it
+                    return
+            try:
+                self._commit_pending()
+            except _WRITE_ERRORS as exc:
+                reason = self._failed(exc)
+                if not strict:
+                    mine.clear()  # the recovery thread writes them
+                    return
+                with self._queue_lock:
+                    drop = set(mine)
+                    self._pending = [b for b in self._pending if b[0] not in drop]
+                    self._outstanding.difference_update(drop)
+                mine.clear()
+                raise StateNotDurable(reason) from None
+            mine.clear()
+
+    def _commit_pending(self) -> None:
+        """Commit every queued batch in one transaction (the writer lock held). On failure
+        they go back to the head of the queue, in order, and the error is raised."""
+        with self._queue_lock:
+            batches, self._pending = self._pending, []
+        conn = self._conn
+        if self._closed.is_set() or not batches:  # closed: nowhere to go
+            with self._queue_lock:
+                self._outstanding.difference_update(t for t, _ in batches)
+            return
+        if conn is None:  # between two files (see _reopen_if_removed)
+            with self._queue_lock:
+                self._pending[:0] = batches
+            raise sqlite3.OperationalError(f"the state file {self.path} is not open")
+        try:
+            self._check_file()
+            conn.execute("BEGIN")
+            for _, ops in batches:
+                for sql, params in ops:
+                    conn.execute(sql, params)
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)  # a failed COMMIT leaves the transaction open (SQLITE_FULL)
+            with self._queue_lock:
+                self._pending[:0] = batches
+            raise
+        with self._queue_lock:
+            self._outstanding.difference_update(t for t, _ in batches)
+        self.writes += 1  # healthy again only by the recovery thread's proof (_probe)
+
+    def unwritten(self) -> int:
+        """Batches of changes queued and not yet in the file (health)."""
+        with self._queue_lock:
+            return len(self._pending)
+
+    def _check_file(self) -> None:
+        """A state file removed (or replaced) under the open connection takes writes that no
+        restart will see: refuse them instead (an ``os.stat`` per commit)."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise sqlite3.OperationalError(f"the state file {self.path} was removed") from None
+        if (st.st_dev, st.st_ino) != self._identity:
+            raise sqlite3.OperationalError(f"the state file {self.path} was replaced")
+
+    # --- failure and recovery -------------------------------------------------------------------
+    def _failed(self, exc: BaseException) -> str:
+        """Record a write failure (logged once per change of state) and start the thread that
+        retries; the reason, for the caller's error."""
+        reason = f"cannot write {self.path}: {exc}"
+        self._last_failed_bytes = max(self._last_failed_bytes, self._pending_bytes())
+        if self.failure != reason:
+            self.failure = reason
+            log.error("persistence failing: %s; sends are refused until it writes again "
+                      "(docs/service.md#durable-state)", reason)
+        if self._recovery is None or not self._recovery.is_alive():
+            self._recovery = threading.Thread(target=self._recover, name="fakemms-journal",
+                                              daemon=True)
+            self._recovery.start()
+        return reason
+
+    def _recovered(self) -> None:
+        self.failure = None
+        self._last_failed_bytes = 0
+        log.warning("persistence writing again to %s", self.path)
+
+    def _pending_bytes(self) -> int:
+        with self._queue_lock:
+            return sum(_size(p) for _, ops in self._pending for _, params in ops for p in params)
+
+    def _recover(self) -> None:
+        """While the file refuses writes: every ``RECOVERY_INTERVAL`` s, write what is queued
+        and prove that a batch the size of the largest refused one fits now (a small write
+        that happens to fit does not make the fake healthy)."""
+        while not self._closed.wait(RECOVERY_INTERVAL):
+            with self._lock:
+                if self.failure is None or self._closed.is_set():
+                    return
                 try:
-                    for sql, params in ops:
-                        conn.execute(sql, params)
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-                self.writes += 1
-            self._committed = upto
+                    self._reopen_if_removed()
+                    self._commit_pending()
+                    self._probe()
+                except _WRITE_ERRORS as exc:
+                    self._failed_again(exc)
+
+    def _failed_again(self, exc: BaseException) -> None:
+        reason = f"cannot write {self.path}: {exc}"
+        if self.failure != reason:
+            self.failure = reason
+            log.error("persistence failing: %s", reason)
+
+    def _probe(self) -> None:
+        """Write (and then delete) a row as large as the last batch refused: healthy again
+        means such a send would now be kept."""
+        conn = self._conn
+        if conn is None:
+            raise sqlite3.OperationalError(f"the state file {self.path} is not open")
+        self._check_file()
+        filler = json.dumps("x" * max(4096, self._last_failed_bytes))
+        try:
+            conn.execute("BEGIN")
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                         (_PROBE, filler))
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+        conn.execute("DELETE FROM meta WHERE key=?", (_PROBE,))
+        self._recovered()
+
+    def _reopen_if_removed(self) -> None:
+        """The state file was removed: write a new one at its path from the open connection
+        (SQLite's backup API: it still holds every committed row) and go on there. Written
+        beside it first and moved in once the old connection is closed, so the old WAL
+        (same name) is gone before a connection opens the new file."""
+        old = self._conn
+        if old is not None:
+            if self.path.exists():
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fresh = self.path.with_name(self.path.name + ".new")
+            target = sqlite3.connect(fresh)
+            try:
+                old.backup(target)
+            finally:
+                target.close()
+            self._conn = None
+            try:
+                old.close()
+            except sqlite3.Error:
+                pass
+            os.replace(fresh, self.path)
+            log.warning("persistence: %s was removed; written anew from the running fake",
+                        self.path)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                               timeout=1.0)
+        try:
+            self._configure(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
 
     @contextmanager
     def held(self) -> Iterator[None]:
-        """This thread's flushes wait for the end of the block, then go as one commit: an
-        accepted MT and its report jobs are one transaction, committed before the answer.
-        Only the commit waits: the order of the queued rows stays the order of change."""
+        """This thread's flushes wait for the end of the block, then go as one strict commit:
+        an accepted MT and its report jobs are one transaction, committed before the answer,
+        or taken back and ``StateNotDurable`` raised. Only the commit waits: the order of the
+        queued rows stays the order of change."""
         self._local.held = getattr(self._local, "held", 0) + 1
         try:
             yield
-        finally:
+        except BaseException:
             self._local.held -= 1
             if not self._local.held:
-                self.flush()
+                self.flush()  # what was changed before the failure is kept, as it stays
+            raise
+        self._local.held -= 1
+        if not self._local.held:
+            self.flush(strict=True)
 
     @contextmanager
     def deferred(self, ops: list[Op]) -> Iterator[None]:
@@ -277,7 +458,8 @@ class SqliteJournal:
             for seq, due, kind, key, account, payload in conn.execute(
                     "SELECT seq, due, kind, key, account, payload FROM jobs ORDER BY due, seq"):
                 out.jobs.append(StoredJob(seq, due, kind, key, account, json.loads(payload)))
-            out.meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+            out.meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")
+                        if k != _PROBE}
             return out
 
     def counts(self) -> dict[str, int]:
@@ -288,16 +470,43 @@ class SqliteJournal:
                     for t in _STATE_TABLES}
 
     def close(self) -> None:
-        """Checkpoint and close; later writes are dropped. Idempotent."""
+        """Write what is still queued if the file takes it, stop retrying, checkpoint and
+        close; later writes are dropped. Idempotent."""
+        with self._lock:
+            try:
+                if self._conn is not None and self._pending:
+                    self._commit_pending()
+            except _WRITE_ERRORS as exc:
+                log.error("persistence: %d batches of changes never written to %s: %s",
+                          self.unwritten(), self.path, exc)
+        self._closed.set()
+        recovery = self._recovery
+        if recovery is not None and recovery is not threading.current_thread():
+            recovery.join(5.0)
         with self._lock:
             conn, self._conn = self._conn, None
         if conn is not None:
-            conn.close()
+            try:
+                conn.close()
+            except sqlite3.Error as exc:  # a full disk can refuse the final checkpoint
+                log.error("persistence: closing %s: %s", self.path, exc)
 
 
 # --- rows <-> objects ------------------------------------------------------------------------
 # one encoder for every row: json.dumps with options builds a new one per call
 _json = json.JSONEncoder(default=str, separators=(",", ":")).encode
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, str | bytes) else 8
 
 
 def _drop_message(message_id: str) -> list[Op]:

@@ -131,6 +131,21 @@ class Store:
                                  "account": message.account, "status": message.status})
         return evicted
 
+    def withdraw_message(self, message_id: str, evicted: Iterable[str] = ()) -> None:
+        """Forget a message whose acceptance was refused after all (its rows never reached
+        the journal), with its callbacks. The messages it evicted stay evicted: their rows
+        leave the journal with its next write."""
+        with self._lock:
+            message = self._messages.pop(message_id, None)
+            if message is not None:
+                self._forget_callbacks(message.callback_ids)
+            if self.journal is not None:
+                self.journal.enqueue(self.journal.drop_messages_ops(evicted))
+        if self.journal is not None:
+            self.journal.flush()
+        if message is not None:
+            self.publish("message.withdrawn", {"id": message_id, "account": message.account})
+
     def unique_id(self, make: Callable[[], str]) -> str:
         """An id from ``make`` that no stored message has (retries on a collision)."""
         with self._lock:

@@ -428,7 +428,8 @@ def test_config_env_and_one_owner_per_file(tmp_path):
 
     path = tmp_path / "state.db"
     config = load_config(None, env={"FAKEMMS_PERSISTENCE_PATH": str(path)})
-    assert config["persistence"] == {"path": str(path), "synchronous": "normal"}
+    assert config["persistence"] == {"path": str(path), "synchronous": "normal",
+                                     "retry_after": 5}
     (tmp_path / "off.yaml").write_text("persistence: {path: x.db, synchronous: off}\n")
     assert load_config(tmp_path / "off.yaml", env={})["persistence"]["synchronous"] is False
     app = create_app(config)

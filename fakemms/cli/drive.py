@@ -105,7 +105,7 @@ def cmd_messages(args: argparse.Namespace) -> int:
 def _follow(client: Client, args: argparse.Namespace, filters: dict[str, Any],
             since: int | None, listed: set[str]) -> None:
     types = ("message", "report", "callback.attempt", "callback.delivered", "callback.failed",
-             "message.cancelled", "message.replaced", "reset", "clock")
+             "message.cancelled", "message.replaced", "message.withdrawn", "reset", "clock")
     for event in client.events(since=since, types=types, timeout=args.follow_for):
         data = event.data
         if args.account and data.get("account") not in (None, args.account):

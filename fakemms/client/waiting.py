@@ -17,7 +17,7 @@ WAIT_TIMEOUT = 5.0
 NEAR_MISSES = 20  # how many of what did arrive a timeout lists
 
 MESSAGE_EVENTS = frozenset({"message", "report", "message.cancelled", "message.replaced",
-                            "reset"})
+                            "message.withdrawn", "reset"})
 CALLBACK_EVENTS = frozenset({"callback.created", "callback.attempt", "callback.delivered",
                              "callback.failed", "reset"})
 REPORT_EVENTS = frozenset({"report", "reset"})

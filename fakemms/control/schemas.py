@@ -145,9 +145,18 @@ ANSWERS: dict[str, Any] = {
                      "into the body, or ?name for a query parameter)"}})}),
     "Health": _obj(["status", "clock", "seed", "scenarios", "messages", "evicted",
                     "max_messages", "pending_jobs"], {
-        "status": {"const": "ok"}, "clock": ref("Clock"), "seed": {"type": ["integer", "null"]},
+        "status": {"enum": ["ok", "unhealthy"]}, "clock": ref("Clock"),
+        "seed": {"type": ["integer", "null"]},
         "scenarios": _STRINGS, "messages": _INT, "evicted": _INT, "max_messages": _INT,
-        "pending_jobs": _INT}),
+        "pending_jobs": _INT,
+        "reason": {"type": "string", "description": "why the fake is unhealthy (503)"},
+        "persistence": _obj(["status"], {
+            "status": {"enum": ["off", "ok", "failing"],
+                       "description": "failing: the state file takes no writes; sends are "
+                       "refused until it does"},
+            "path": {"type": "string"}, "reason": {"type": "string"},
+            "unwritten": {**_INT, "description": "batches of changes (reports, attempts) "
+                          "waiting to be written"}})}),
     "MessageSummary": _obj(list(_MESSAGE_COMMON) + ["parts", "warnings"], {
         **_MESSAGE_COMMON, "parts": _INT, "warnings": _INT}),
     "MessageList": _obj(["count", "messages"], {

@@ -12,10 +12,15 @@ from fakemms.control.openapi import openapi_document, operation
 from fakemms.models import mask_passwords
 
 
-@operation("GET", "/health", answer="Health")
-def health() -> Response:
-    """200 when the fake is ready: clock, seed, scenarios, counts"""
-    return jsonify({"status": "ok", **backend().describe()})
+@operation("GET", "/health", answer="Health", answers={503: "Health"})
+def health() -> Response | tuple[Response, int]:
+    """200 when the fake is ready: clock, seed, scenarios, counts; 503 while its persistence
+    file takes no writes (sends are refused meanwhile), with the reason"""
+    state = backend().describe()
+    failure = state["persistence"].get("reason")
+    if failure:
+        return jsonify({"status": "unhealthy", "reason": failure, **state}), 503
+    return jsonify({"status": "ok", **state})
 
 
 @operation("GET", "/api/openapi.json", answer="OpenApiDocument")

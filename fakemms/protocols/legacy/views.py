@@ -103,6 +103,8 @@ def _error(error: errors.FakeMmsError) -> Response:
     decision = getattr(error, "decision", None)
     if decision and backend().decision_header:
         response.headers["X-Fake-Decision"] = header_safe(decision)
+    if error.retry_after:
+        response.headers["Retry-After"] = str(error.retry_after)
     return response
 
 

@@ -118,6 +118,8 @@ def _error(error: errors.FakeMmsError) -> Response:
                                 status=500)
     if decision and be.decision_header:
         response.headers["X-Fake-Decision"] = header_safe(decision)
+    if error.retry_after:
+        response.headers["Retry-After"] = str(error.retry_after)
     return response
 
 

@@ -79,6 +79,8 @@ def render_error(error: errors.FakeMmsError, status: int) -> tuple[Response, int
     decision = getattr(error, "decision", None)
     if decision and backend().decision_header:
         response.headers["X-Fake-Decision"] = header_safe(decision)
+    if error.retry_after:
+        response.headers["Retry-After"] = str(error.retry_after)
     return response, status
 
 

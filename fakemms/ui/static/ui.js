@@ -163,7 +163,7 @@ function listen() {
   const source = new EventSource(STREAM);  // one stream per page: each holds a server thread
   source.onopen = () => { state.textContent = "live"; state.className = "live-state on"; soon(); };
   source.onerror = () => { state.textContent = "reconnecting"; state.className = "live-state off"; };
-  const kinds = ["message", "message.cancelled", "message.replaced", "report", "callback.created",
+  const kinds = ["message", "message.cancelled", "message.replaced", "message.withdrawn", "report", "callback.created",
                  "callback.attempt", "callback.delivered", "callback.failed", "clock", "reset",
                  "account"];
   for (const kind of kinds) source.addEventListener(kind, (e) => { if (concerns(e)) soon(); });
