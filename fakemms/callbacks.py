@@ -17,7 +17,6 @@ import http.client
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,7 +28,8 @@ from requests.structures import CaseInsensitiveDict
 
 from fakemms.clock import Clock
 from fakemms.headers import header_safe
-from fakemms.models import AnswerGate, iso
+from fakemms.models import AnswerGate, Attempt, Callback
+from fakemms.outbound import judge
 from fakemms.scheduler import Scheduler
 from fakemms.store import Store
 
@@ -41,71 +41,6 @@ LANE_LINGER_SECONDS = 2.0  # an idle lane thread waits this long for more work, 
 LANE_BACKLOG = 10_000  # callbacks queued for one destination; more are shed (counted)
 UNREACHABLE = ("refused", "timeout", "connection")  # errors that mean nobody answered
 GATE_WAIT_SECONDS = 30.0  # at most this long for the answer a callback must not overtake
-
-
-def http_200(response: requests.Response) -> str | None:
-    """OpenMarket HTTP: HTTP 200 (the body is ignored). None = success, else the reason."""
-    return None if response.status_code == 200 else f"HTTP {response.status_code}"
-
-
-@dataclass
-class Attempt:
-    number: int
-    at: float
-    outcome: str  # success | rejected | timeout | connection-error | shed
-    status: int | None = None
-    latency_ms: float | None = None
-    body: str | None = None
-    reason: str | None = None
-    # None on success, else: refused | timeout | closed | reset | cut-short | bad-answer |
-    # connection | status | content | shed | internal (docs/callbacks.md)
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"number": self.number, "at": iso(self.at), "outcome": self.outcome,
-                "status": self.status, "latency_ms": self.latency_ms, "body": self.body,
-                "reason": self.reason, "error": self.error}
-
-
-@dataclass
-class Callback:
-    id: str
-    kind: str  # report | mo
-    message_id: str
-    account: str
-    url: str
-    method: str
-    headers: dict[str, str]
-    body: bytes
-    protocol: str  # http | mm7-x.y.z | legacy-get | legacy-post
-    created_at: float
-    success: Callable[[requests.Response], str | None] = field(default=http_200, repr=False)
-    auth: tuple[str, str] | None = None
-    params: list[tuple[str, str]] | None = None  # query (legacy GET)
-    state: str = "pending"  # pending | in-flight | retrying | delivered | failed | cancelled
-    attempts: list[Attempt] = field(default_factory=list)  # the first and the latest
-    attempt_count: int = 0  # every attempt made, also those no longer kept
-    attempts_dropped: int = 0
-    cancelled: bool = False  # forgotten (reset, eviction, account deleted): never retried
-    next_attempt_at: float | None = None
-    decision: str | None = None
-    gate: AnswerGate | None = field(default=None, repr=False)  # the answer it must follow
-    note: str | None = None
-    timeout: float | None = None  # seconds to wait for the answer; None: the dispatcher's
-
-    def to_dict(self, body: bool = True) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id, "kind": self.kind, "message_id": self.message_id,
-            "account": self.account, "url": self.url, "method": self.method,
-            "protocol": self.protocol, "state": self.state, "created_at": iso(self.created_at),
-            "next_attempt_at": iso(self.next_attempt_at), "decision": self.decision,
-            "note": self.note, "headers": self.headers, "params": self.params,
-            "attempt_count": self.attempt_count, "attempts_dropped": self.attempts_dropped,
-            "attempts": [a.to_dict() for a in self.attempts],
-        }
-        if body:
-            out["body"] = self.body.decode("utf-8", "replace")
-        return out
 
 
 @dataclass(eq=False)
@@ -389,9 +324,9 @@ class Dispatcher:
                 attempt.status = response.status_code
                 content = _read_answer(response, t0 + timeout)
             attempt.body = content[:BODY_LIMIT].decode("utf-8", "replace")
-            response._content = content  # the success rules read response.content
             try:
-                reason = callback.success(response)
+                reason = judge(callback.success, response.status_code, response.headers,
+                               content)
             except Exception as exc:  # noqa: BLE001 - an answer the rule cannot read
                 reason = f"the answer could not be read: {_text(exc)}"
             if reason:

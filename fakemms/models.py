@@ -226,3 +226,79 @@ class Message:
         for summary, part in zip(out["parts"], self.parts, strict=True):
             summary["base64"] = base64.b64encode(part.data).decode("ascii")
         return out
+
+
+# --- callbacks: what the fake sends the application, and each attempt -----------------------
+@dataclass(frozen=True)
+class Success:
+    """What counts as the application's success for a callback: a plain value (kept as it is
+    in a persistence file), judged by ``fakemms.outbound.judge``. ``kind``: ``http_200``
+    (OpenMarket: exactly HTTP 200), ``legacy`` (200 with a non-empty body) or ``mm7`` (the
+    ``expected`` Rsp with StatusCode 1000 and the TransactionID echoed)."""
+
+    kind: str = "http_200"
+    expected: str | None = None
+    transaction_id: str | None = None
+
+
+HTTP_200 = Success()
+
+
+@dataclass
+class Attempt:
+    number: int
+    at: float
+    outcome: str  # success | rejected | timeout | connection-error | shed
+    status: int | None = None
+    latency_ms: float | None = None
+    body: str | None = None
+    reason: str | None = None
+    # None on success, else: refused | timeout | closed | reset | cut-short | bad-answer |
+    # connection | status | content | shed | internal (docs/callbacks.md)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"number": self.number, "at": iso(self.at), "outcome": self.outcome,
+                "status": self.status, "latency_ms": self.latency_ms, "body": self.body,
+                "reason": self.reason, "error": self.error}
+
+
+@dataclass
+class Callback:
+    id: str
+    kind: str  # report | mo
+    message_id: str
+    account: str
+    url: str
+    method: str
+    headers: dict[str, str]
+    body: bytes
+    protocol: str  # http | mm7-x.y.z | legacy-get | legacy-post
+    created_at: float
+    success: Success = field(default_factory=lambda: HTTP_200, repr=False)
+    auth: tuple[str, str] | None = None
+    params: list[tuple[str, str]] | None = None  # query (legacy GET)
+    state: str = "pending"  # pending | in-flight | retrying | delivered | failed | cancelled
+    attempts: list[Attempt] = field(default_factory=list)  # the first and the latest
+    attempt_count: int = 0  # every attempt made, also those no longer kept
+    attempts_dropped: int = 0
+    cancelled: bool = False  # forgotten (reset, eviction, account deleted): never retried
+    next_attempt_at: float | None = None
+    decision: str | None = None
+    gate: AnswerGate | None = field(default=None, repr=False)  # the answer it must follow
+    note: str | None = None
+    timeout: float | None = None  # seconds to wait for the answer; None: the dispatcher's
+
+    def to_dict(self, body: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id, "kind": self.kind, "message_id": self.message_id,
+            "account": self.account, "url": self.url, "method": self.method,
+            "protocol": self.protocol, "state": self.state, "created_at": iso(self.created_at),
+            "next_attempt_at": iso(self.next_attempt_at), "decision": self.decision,
+            "note": self.note, "headers": self.headers, "params": self.params,
+            "attempt_count": self.attempt_count, "attempts_dropped": self.attempts_dropped,
+            "attempts": [a.to_dict() for a in self.attempts],
+        }
+        if body:
+            out["body"] = self.body.decode("utf-8", "replace")
+        return out

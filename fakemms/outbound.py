@@ -6,11 +6,10 @@ URL, the Basic auth the configuration gives, the callback's identity.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from fakemms.callbacks import Callback
-from fakemms.models import Account, Message, MoConfig, MtConfig, Report
+from fakemms.models import Account, Callback, Message, MoConfig, MtConfig, Report, Success
 from fakemms.protocols.legacy import callbacks as legacy_out
 from fakemms.protocols.legacy import codec as legacy
 from fakemms.protocols.mm7 import callbacks as mm7_out
@@ -30,6 +29,17 @@ class Settings:
 
 
 DEFAULTS = Settings()
+
+
+def judge(rule: Success, status: int, headers: Mapping[str, str], body: bytes) -> str | None:
+    """Why an answer is not the application's success under ``rule`` (None: it is), by the
+    rule of the protocol that made the callback."""
+    if rule.kind == "legacy":
+        return legacy_out.success_reason(status, body)
+    if rule.kind == "mm7":
+        return mm7_out.success_reason(rule.expected or "", rule.transaction_id, status,
+                                      headers.get("Content-Type"), body)
+    return om_out.success_reason(status)
 
 
 def _auth(username: str | None, password: str | None) -> tuple[str, str] | None:

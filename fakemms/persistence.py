@@ -28,11 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fakemms.callbacks import Attempt, Callback, http_200
 from fakemms.errors import StateNotDurable
-from fakemms.models import Message, Part, Report
-from fakemms.protocols.legacy.callbacks import legacy_success
-from fakemms.protocols.mm7.callbacks import Mm7Success
+from fakemms.models import Attempt, Callback, Message, Part, Report, Success
 
 SCHEMA_VERSION = 1
 Op = tuple[str, tuple[Any, ...]]  # one statement and its parameters
@@ -186,8 +183,10 @@ class SqliteJournal:
                     return
                 with self._queue_lock:
                     drop = set(mine)
+                    refused = [b for b in self._pending if b[0] in drop]
                     self._pending = [b for b in self._pending if b[0] not in drop]
                     self._outstanding.difference_update(drop)
+                self._last_failed_bytes = max(self._last_failed_bytes, _batches_size(refused))
                 mine.clear()
                 raise StateNotDurable(reason) from None
             mine.clear()
@@ -242,7 +241,6 @@ class SqliteJournal:
         """Record a write failure (logged once per change of state) and start the thread that
         retries; the reason, for the caller's error."""
         reason = f"cannot write {self.path}: {exc}"
-        self._last_failed_bytes = max(self._last_failed_bytes, self._pending_bytes())
         if self.failure != reason:
             self.failure = reason
             log.error("persistence failing: %s; sends are refused until it writes again "
@@ -257,10 +255,6 @@ class SqliteJournal:
         self.failure = None
         self._last_failed_bytes = 0
         log.warning("persistence writing again to %s", self.path)
-
-    def _pending_bytes(self) -> int:
-        with self._queue_lock:
-            return sum(_size(p) for _, ops in self._pending for _, params in ops for p in params)
 
     def _recover(self) -> None:
         """While the file refuses writes: every ``RECOVERY_INTERVAL`` s, write what is queued
@@ -284,7 +278,7 @@ class SqliteJournal:
             log.error("persistence failing: %s", reason)
 
     def _probe(self) -> None:
-        """Write (and then delete) a row as large as the last batch refused: healthy again
+        """Write (and then delete) a row as large as the largest send refused: healthy again
         means such a send would now be kept."""
         conn = self._conn
         if conn is None:
@@ -505,8 +499,10 @@ def _rollback(conn: sqlite3.Connection) -> None:
             pass
 
 
-def _size(value: Any) -> int:
-    return len(value) if isinstance(value, str | bytes) else 8
+def _batches_size(batches: list[tuple[int, list[Op]]]) -> int:
+    """About how many bytes the batches' rows take (their text and blob parameters)."""
+    return sum(len(p) if isinstance(p, str | bytes) else 8
+               for _, ops in batches for _, params in ops for p in params)
 
 
 def _drop_message(message_id: str) -> list[Op]:
@@ -540,24 +536,21 @@ def _part_meta(p: Part) -> str:
                   "filename": p.filename, "generated": p.generated})
 
 
-_RULES = {"http_200": http_200, "legacy": legacy_success}
-
-
-def _rule_name(callback: Callback) -> Any:
-    rule = callback.success
-    if isinstance(rule, Mm7Success):
-        return ["mm7", rule.expected, rule.transaction_id]
-    for name, fn in _RULES.items():
-        if rule is fn:
-            return name
-    return "http_200"  # a rule fakemms does not know by name (none today)
+def _success(stored: Any) -> Success:
+    """A stored success rule: a dict of ``Success``'s fields; files of the first version
+    hold ``"http_200"``, ``"legacy"`` or ``["mm7", expected, transaction_id]``."""
+    if isinstance(stored, dict):
+        return Success(**stored)
+    if isinstance(stored, list):
+        return Success("mm7", stored[1], stored[2])
+    return Success("legacy" if stored == "legacy" else "http_200")
 
 
 def _callback_body(c: Callback) -> str:
     return _json({
         "id": c.id, "kind": c.kind, "message_id": c.message_id, "account": c.account,
         "url": c.url, "method": c.method, "headers": c.headers, "protocol": c.protocol,
-        "created_at": c.created_at, "success": _rule_name(c),
+        "created_at": c.created_at, "success": vars(c.success),
         "auth": list(c.auth) if c.auth else None,
         "params": [list(p) for p in c.params] if c.params is not None else None,
         "state": c.state, "attempts": [vars(a) for a in c.attempts],
@@ -568,9 +561,7 @@ def _callback_body(c: Callback) -> str:
 
 
 def _callback(body: dict[str, Any], payload: bytes) -> Callback:
-    rule = body.pop("success")
-    body["success"] = Mm7Success(rule[1], rule[2]) if isinstance(rule, list) \
-        else _RULES.get(rule, http_200)
+    body["success"] = _success(body.pop("success"))
     body["auth"] = tuple(body["auth"]) if body["auth"] else None
     if body["params"] is not None:
         body["params"] = [tuple(p) for p in body["params"]]

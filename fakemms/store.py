@@ -23,10 +23,9 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from fakemms.models import Account, Message, Part, Report
+from fakemms.models import Account, Attempt, Callback, Message, Part, Report
 
 if TYPE_CHECKING:
-    from fakemms.callbacks import Attempt, Callback
     from fakemms.persistence import Loaded, SqliteJournal
 
 # One subscriber's queue of undelivered events; a stream that falls this far behind is ended

@@ -19,11 +19,8 @@ from receiver import Received, Receiver
 from test_cli import clean_env, free_port, wait_healthy
 from test_mm7_callbacks import rsp_answer, submit
 
-from fakemms.callbacks import Attempt, Callback
-from fakemms.models import Message, Part, Report
+from fakemms.models import Attempt, Callback, Message, Part, Report, Success
 from fakemms.persistence import SqliteJournal, StoredJob
-from fakemms.protocols.legacy.callbacks import legacy_success
-from fakemms.protocols.mm7.callbacks import Mm7Success
 
 
 # --- the journal alone -----------------------------------------------------------------------
@@ -49,12 +46,12 @@ def test_journal_round_trip(tmp_path):
         Callback(id="cb-000007", kind="report", message_id=message.id, account="acme",
                  url="http://127.0.0.1:9/dlr", method="POST", headers={"X-A": "1"},
                  body=b"\x00{json}", protocol="mm7-6.8.0", created_at=1_700_000_001.0,
-                 success=Mm7Success("DeliveryReportRsp", "abcd"), auth=("u", "p"),
+                 success=Success("mm7", "DeliveryReportRsp", "abcd"), auth=("u", "p"),
                  state="retrying", next_attempt_at=1_700_000_016.0, attempt_count=1,
                  attempts=[Attempt(1, 1_700_000_001.2, "rejected", 500, 3.5, "no", "HTTP 500")]),
         Callback(id="cb-000008", kind="report", message_id=message.id, account="acme",
                  url="http://127.0.0.1:9/l", method="GET", headers={}, body=b"",
-                 protocol="legacy", created_at=1_700_000_001.0, success=legacy_success,
+                 protocol="legacy", created_at=1_700_000_001.0, success=Success("legacy"),
                  params=[("id", message.id), ("status", "4")], timeout=10.0),
     ]
     journal.apply([*journal.message_ops(message), *journal.callback_ops(callbacks, new=True)])
@@ -71,9 +68,9 @@ def test_journal_round_trip(tmp_path):
         [(p.content_type, p.data, p.content_id, p.filename) for p in message.parts]
     assert got.raw_request == message.raw_request and got.answered.is_set()
     assert [c.to_dict() for c in loaded.callbacks] == [c.to_dict() for c in callbacks]
-    assert loaded.callbacks[0].success == Mm7Success("DeliveryReportRsp", "abcd")
+    assert loaded.callbacks[0].success == Success("mm7", "DeliveryReportRsp", "abcd")
     assert loaded.callbacks[0].auth == ("u", "p") and loaded.callbacks[1].timeout == 10.0
-    assert loaded.callbacks[1].success is legacy_success
+    assert loaded.callbacks[1].success == Success("legacy")
     assert loaded.callbacks[1].params == [("id", message.id), ("status", "4")]
     assert loaded.jobs == [StoredJob(5, 1_700_000_100.0, "report", message.id, "acme",
                                      {"message_id": message.id, "plan": {"x": 1}})]
@@ -106,7 +103,7 @@ def test_a_callback_ended_at_its_give_up_time_is_written(tmp_path):
     callback = Callback(id="cb-000001", kind="report", message_id=message.id, account="acme",
                         url="http://127.0.0.1:9/dlr", method="POST", headers={}, body=b"{}",
                         protocol="openmarket", created_at=1_700_000_001.0,
-                        success=legacy_success, state="retrying",
+                        success=Success("legacy"), state="retrying",
                         next_attempt_at=1_700_000_016.0)
     assert store.add_callback(callback)
     assert store.end_callback(callback, "failed")

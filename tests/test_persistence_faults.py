@@ -50,6 +50,14 @@ class FailingCommits:
         return getattr(self.conn, name)
 
 
+def until(check: Any, timeout: float, what: str) -> None:
+    """``wait_for`` that says what it waited for."""
+    try:
+        wait_for(check, timeout=timeout)
+    except AssertionError:
+        raise AssertionError(f"not within {timeout} s: {what}") from None
+
+
 def ids_in(journal: SqliteJournal) -> list[str]:
     return [m.id for m in journal.load().messages]
 
@@ -283,8 +291,8 @@ def test_a_full_tmpfs_loses_no_accepted_message_across_kill_9(tmp_path, tmpfs, r
         assert sorted(m["id"] for m in listed["messages"]) == sorted(accepted)
         filler.unlink()
         start = time.monotonic()
-        wait_for(lambda: requests.get(server.url + "/_fakemms/health",
-                                      timeout=5).status_code == 200, timeout=6)
+        until(lambda: requests.get(server.url + "/_fakemms/health",
+                                   timeout=5).status_code == 200, 6, "healthy again")
         assert time.monotonic() - start < 5
         server.kill()
         # restart on a copy, on a disk with room: every 202 is there
@@ -300,6 +308,6 @@ def test_a_full_tmpfs_loses_no_accepted_message_across_kill_9(tmp_path, tmpfs, r
         def reported() -> bool:
             return {x.json["mtId"] for x in receiver.received} >= set(accepted)
 
-        wait_for(reported, timeout=20)
+        until(reported, 20, f"a report for each of {len(accepted)} accepted messages")
     finally:
         server.stop()

@@ -7,20 +7,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import requests
-
-from fakemms.callbacks import Callback
-from fakemms.models import Message, MoConfig, MtConfig, Report
+from fakemms.models import Callback, Message, MoConfig, MtConfig, Report, Success
 from fakemms.protocols.legacy import codec as legacy
 from fakemms.rng import Rng
 
+SUCCESS = Success("legacy")
 
-def legacy_success(response: requests.Response) -> str | None:
-    """Legacy gateway: "an HTTP 200 response with a non-empty body" within 10 s."""
-    if legacy.callback_succeeded(response.status_code, response.content):
+
+def success_reason(status: int, body: bytes) -> str | None:
+    """Legacy gateway: "an HTTP 200 response with a non-empty body" within 10 s. None when
+    the answer is that, else why not."""
+    if legacy.callback_succeeded(status, body):
         return None
-    if response.status_code != 200:
-        return f"HTTP {response.status_code}"
+    if status != 200:
+        return f"HTTP {status}"
     return "HTTP 200 with an empty body (the legacy gateway wants a non-empty one)"
 
 
@@ -36,7 +36,7 @@ def report_callbacks(new_id: Callable[[], str], message: Message, report: Report
         legacy.legacy_status(report.status, read=read)
     except ValueError:
         return []
-    return [Callback(id=new_id(), headers={}, body=b"", success=legacy_success,
+    return [Callback(id=new_id(), headers={}, body=b"", success=SUCCESS,
                      params=legacy.report_query(
                          message_id=message.id, destination=recipient, source=message.source,
                          date=report.date, status=report.status, read=read,
@@ -60,7 +60,7 @@ def mo_callback(message: Message, mo: MoConfig, rng: Rng, common: dict[str, Any]
         ccs=[] if sms else message.ccs, subject=None if sms else (message.subject or ""),
         expiry=None if sms else message.created_at + expiry,
         message=text if sms else None)
-    base = {**common, "timeout": timeout, "success": legacy_success}
+    base = {**common, "timeout": timeout, "success": SUCCESS}
     if mo.format == "legacy-get":
         return Callback(headers={}, body=b"", params=fields, **{**base, "method": "GET"})
     # the POST form carries the same fields; an SMS has no mms.zip

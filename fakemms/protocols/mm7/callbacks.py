@@ -4,61 +4,48 @@ ReadReplyReq for reports, DeliverReq for MOs, and what counts as the application
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
-
-from fakemms.callbacks import Callback
 from fakemms.errors import FakeMmsError
 from fakemms.generate import OPERATORS
-from fakemms.models import Message, MtConfig, Report
+from fakemms.models import Callback, Message, MtConfig, Report, Success
 from fakemms.protocols.mm7 import codec as mm7
 from fakemms.rng import Rng
 
 
-@dataclass(frozen=True)
-class Mm7Success:
+def success(expected: str, transaction_id: str | None) -> Success:
     """MM7: HTTP 200 carrying the matching ``...Rsp`` (``expected``) with StatusCode 1000 and
     the TransactionID echoed (mm7-api.txt; skycore-mm7 README: "matching MM7 TransactionID
-    and Status 1000"). A receiver that omits the TransactionID is let through. A value, not a
-    closure, so a durable store can keep it (fakemms.persistence)."""
-
-    expected: str
-    transaction_id: str | None
-
-    def __call__(self, response: requests.Response) -> str | None:
-        expected, transaction_id = self.expected, self.transaction_id
-        if response.status_code != 200:
-            return f"HTTP {response.status_code}"
-        ctype = response.headers.get("Content-Type") or ""
-        media = ctype.split(";")[0]
-        if not media.strip().lower().startswith("multipart/") and \
-                response.content.lstrip()[:1] == b"<":
-            # the label does not decide: a SOAP answer sent as text/plain (or unlabelled) counts
-            ctype = "text/xml" + ctype[len(media):]
-        try:
-            answer = mm7.parse_response(response.content, ctype)
-        except FakeMmsError as exc:
-            return f"not an MM7 response: {exc.detail or exc.description}"
-        if isinstance(answer, mm7.SoapFault):
-            status = answer.error.status.code if answer.error else None
-            return f"SOAP Fault {answer.fault_code} (status {status})"
-        if answer.operation != expected:
-            return f"{answer.operation} is not a {expected}"
-        if answer.transaction_id is not None and answer.transaction_id != transaction_id:
-            return (f"TransactionID {answer.transaction_id!r} does not match "
-                    f"{transaction_id!r}")
-        if answer.status.code != 1000:
-            return f"StatusCode {answer.status.code} {answer.status.text or ''}".rstrip()
-        return None
+    and Status 1000"). A receiver that omits the TransactionID is let through."""
+    return Success("mm7", expected, transaction_id)
 
 
-def mm7_success(expected: str, transaction_id: str | None
-                ) -> Callable[[requests.Response], str | None]:
-    """The MM7 success rule for an answer to ``expected`` in transaction ``transaction_id``."""
-    return Mm7Success(expected, transaction_id)
+def success_reason(expected: str, transaction_id: str | None, status: int,
+                   content_type: str | None, body: bytes) -> str | None:
+    """None when an answer is the MM7 success ``success`` describes, else why not."""
+    if status != 200:
+        return f"HTTP {status}"
+    ctype = content_type or ""
+    media = ctype.split(";")[0]
+    if not media.strip().lower().startswith("multipart/") and body.lstrip()[:1] == b"<":
+        # the label does not decide: a SOAP answer sent as text/plain (or unlabelled) counts
+        ctype = "text/xml" + ctype[len(media):]
+    try:
+        answer = mm7.parse_response(body, ctype)
+    except FakeMmsError as exc:
+        return f"not an MM7 response: {exc.detail or exc.description}"
+    if isinstance(answer, mm7.SoapFault):
+        code = answer.error.status.code if answer.error else None
+        return f"SOAP Fault {answer.fault_code} (status {code})"
+    if answer.operation != expected:
+        return f"{answer.operation} is not a {expected}"
+    if answer.transaction_id is not None and answer.transaction_id != transaction_id:
+        return (f"TransactionID {answer.transaction_id!r} does not match "
+                f"{transaction_id!r}")
+    if answer.status.code != 1000:
+        return f"StatusCode {answer.status.code} {answer.status.text or ''}".rstrip()
+    return None
 
 
 # Rel-5 has no Deferred, Unrecognised, DeliveryConditionNotMet (provider-notes.md, MMStatus):
@@ -119,7 +106,7 @@ def report_callbacks(new_id: Callable[[], str], message: Message, report: Report
             expected = "DeliveryReportRsp"
         out.append(Callback(id=new_id(), headers={"Content-Type": encoded.content_type,
                                                   **encoded.headers},
-                            body=encoded.body, success=mm7_success(expected, txn), **common))
+                            body=encoded.body, success=success(expected, txn), **common))
     return out
 
 
@@ -137,4 +124,4 @@ def deliver_callback(message: Message, rng: Rng, common: dict[str, Any], version
         ua_prof=message.extra.get("ua_prof"), carrier_id=message.mobile_operator_id,
         namespace=namespace)
     return Callback(headers={"Content-Type": encoded.content_type, **encoded.headers},
-                    body=encoded.body, success=mm7_success("DeliverRsp", txn), **common)
+                    body=encoded.body, success=success("DeliverRsp", txn), **common)

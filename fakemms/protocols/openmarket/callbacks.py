@@ -7,10 +7,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fakemms.callbacks import Callback, http_200
-from fakemms.models import Message, Report
+from fakemms.models import HTTP_200, Callback, Message, Report
 from fakemms.protocols.openmarket import codec as om
 from fakemms.rng import Rng
+
+
+def success_reason(status: int) -> str | None:
+    """OpenMarket HTTP: exactly HTTP 200, the body ignored ("a non-200 response" is retried,
+    openmarket-mms-receive.txt). None when it is, else why not."""
+    return None if status == 200 else f"HTTP {status}"
 
 
 def iso_seconds(ts: float) -> str:
@@ -26,7 +31,7 @@ def report_callback(callback_id: str, message: Message, report: Report, rng: Rng
                             description=report.description, user_agent=report.user_agent)
     return Callback(id=callback_id, headers={"Content-Type": "application/json",
                                              "X-Request-Id": rng.request_id()},
-                    body=body, success=http_200, **common)
+                    body=body, success=HTTP_200, **common)
 
 
 def mo_callback(message: Message, rng: Rng, common: dict[str, Any]) -> Callback:
@@ -39,4 +44,4 @@ def mo_callback(message: Message, rng: Rng, common: dict[str, Any]) -> Callback:
         user_agent=message.extra.get("user_agent"), parts=message.parts, boundary=boundary,
     )
     return Callback(headers={"Content-Type": content_type, "X-Request-Id": rng.request_id()},
-                    body=body, success=http_200, **common)
+                    body=body, success=HTTP_200, **common)
