@@ -40,7 +40,8 @@ from fakemms.scheduler import Job, Scheduler
 from fakemms.store import Store
 
 if TYPE_CHECKING:
-    from fakemms.persistence import Loaded, SqliteJournal, StoredJob
+    from fakemms.models import StoredJob
+    from fakemms.persistence import Loaded, SqliteJournal
 
 log = logging.getLogger(__name__)
 ID_WIDTH = 15  # openmarket-mms-send.txt "mtId": 123456789012345; moId likewise
@@ -68,7 +69,7 @@ class Backend:
         self.mime_limits = MimeLimits(**{k: caps[k] for k in MimeLimits.__dataclass_fields__})
         self.decision_header: bool = config["decision_header"]
         self.http_status: dict[int, int] = {int(k): v for k, v in config["http_status"].items()}
-        self.scheduler = Scheduler(self.clock, journal)
+        self.scheduler = Scheduler(self.clock, self.store)
         cb = config["callbacks"]
         self.dispatcher = Dispatcher(
             self.store, self.clock, self.scheduler, timeout_seconds=cb["timeout_seconds"],
@@ -174,19 +175,15 @@ class Backend:
             request_id=request_id, decision=decision.label, extra=dict(extra or {}),
             raw_request=raw_request,
         )
-        journal = self.store.journal
-        if journal is None:
-            self._accept(message, decision)
-        else:
-            evicted: list[str] = []
-            try:
-                with journal.held():  # the message and its report jobs: one commit
-                    evicted = self._accept(message, decision)
-            except errors.StateNotDurable as exc:
-                self._withdraw(message, evicted)  # refused: what the API shows, a restart shows
-                settings = self.config.get("persistence") or {}
-                exc.retry_after = settings.get("retry_after", 5)  # type: ignore[misc]
-                raise
+        evicted: list[str] = []
+        try:
+            with self.store.atomic():  # the message and its report jobs: one commit
+                evicted = self._accept(message, decision)
+        except errors.StateNotDurable as exc:
+            self._withdraw(message, evicted)  # refused: what the API shows, a restart shows
+            settings = self.config.get("persistence") or {}
+            exc.retry_after = settings.get("retry_after", 5)  # type: ignore[misc]
+            raise
         self.scheduler.help()  # fire what fell due meanwhile: firing keeps pace under load
         # the answer is slow, the message already accepted: its reports still wait for it
         Clock.sleep_wall(decision.latency)
@@ -254,7 +251,8 @@ class Backend:
                                      "only a message not yet delivered can be cancelled")
         if self.store.cancel_callbacks(message.id):
             self.dispatcher.drop_cancelled()
-        self.store.publish("message.cancelled", {"id": message.id, "account": account.username})
+        self.store.events.publish("message.cancelled",
+                                  {"id": message.id, "account": account.username})
         return message
 
     def replace_mt(self, account: Account, message_id: str | None, parts: list[Part],
@@ -264,7 +262,8 @@ class Backend:
             self.store.update_message(message.id, parts=parts)
         self.store.add_warnings(message.id, warnings or [])
         self.store.bump_extra(message.id, "replaced")
-        self.store.publish("message.replaced", {"id": message.id, "account": account.username})
+        self.store.events.publish("message.replaced",
+                                  {"id": message.id, "account": account.username})
         return message
 
     def _refusal(self, decision: Decision) -> errors.FakeMmsError:
@@ -286,7 +285,7 @@ class Backend:
 
     def _schedule_reports(self, message: Message, plans: list[ReportPlan]) -> None:
         message_id, account = message.id, message.account  # jobs hold ids, not the message
-        durable = self.store.journal is not None  # off: no record built (the fast path)
+        durable = self.store.durable  # off: no record built (the fast path)
         for plan in plans:
             if plan.early:
                 self.fire_report(message_id, plan, sync=True)
@@ -327,7 +326,7 @@ class Backend:
         if self.store.add_report(message_id, report, callbacks) is None:
             self.scheduler.dropped += 1
             return None
-        self.store.publish("report", {"message_id": message.id, "status": plan.status,
+        self.store.events.publish("report", {"message_id": message.id, "status": plan.status,
                                       "account": message.account, "fault": plan.fault,
                                       "dropped": plan.dropped})
         for callback in callbacks:
@@ -463,9 +462,8 @@ class Backend:
     def _note_armed(self, names: set[str]) -> None:
         # a restart re-arms the MO scripts only of scenarios not armed before (persistence)
         self._armed = names
-        journal = self.store.journal
-        if journal is not None:
-            journal.apply([journal.meta_op("armed_scenarios", sorted(names))])
+        if self.store.durable:
+            self.store.set_meta("armed_scenarios", sorted(names))
 
     # --- persistence ------------------------------------------------------------------------
     def _restore(self, loaded: Loaded, scenarios: list[Scenario]) -> None:
@@ -473,8 +471,6 @@ class Backend:
         messages and callbacks, pending reports and MO-script jobs re-armed with their due
         times (those already late fire at once, in due order), unfinished callbacks due at
         their next attempt; scenarios new to the file arm their MO scripts from now."""
-        journal = self.store.journal
-        assert journal is not None
         if "clock" in loaded.meta:
             self.clock.restore(loaded.meta["clock"])
         self.clock.add_listener(self._save_clock)
@@ -489,7 +485,7 @@ class Backend:
         for stored in loaded.jobs:
             job = self._rearm(stored)
             if job is None:
-                gone.append(journal.drop_job_op(stored.seq))
+                gone.append(stored.seq)
             else:
                 jobs.append(job)
         seq = itertools.count(max((j.seq for j in jobs), default=0) + 1)
@@ -502,7 +498,7 @@ class Backend:
                             f"callback {callback.id}",
                             lambda cid=callback.id: self.dispatcher.due(cid),
                             callback.message_id, callback.account))
-        journal.apply(gone)
+        self.store.drop_jobs(seqs=gone)
         self.scheduler.restore(jobs)  # first: new jobs number after the kept ones
         self._arm_mo_scripts([s for s in scenarios if s.name not in armed])
 
@@ -526,9 +522,8 @@ class Backend:
         return None
 
     def _save_clock(self) -> None:
-        journal = self.store.journal
-        if journal is not None:
-            journal.apply([journal.meta_op("clock", self.clock.state())])
+        if self.store.durable:
+            self.store.set_meta("clock", self.clock.state())
 
     def _run_mo(self, script: MoScript, scenario: Scenario) -> None:
         try:
@@ -597,7 +592,7 @@ class Backend:
         self.content.wait()
         self.dispatcher.wait_idle()  # attempts under way schedule their retries first
         fired = self.scheduler.advance(seconds, settle=self.dispatcher.wait_idle)
-        self.store.publish("clock", self.clock.describe())
+        self.store.events.publish("clock", self.clock.describe())
         return fired
 
     def reset(self) -> None:
@@ -626,18 +621,7 @@ class Backend:
         return {"clock": self.clock.describe(), "seed": self.rng.seed,
                 "scenarios": [s.name for s in self.engine.scenarios], **self.store.stats(),
                 **self.scheduler.stats(), **self.dispatcher.stats(),
-                "persistence": self.persistence()}
-
-    def persistence(self) -> dict[str, Any]:
-        """Whether state is kept in a file, and whether that file takes writes now."""
-        journal = self.store.journal
-        if journal is None:
-            return {"status": "off"}
-        out: dict[str, Any] = {"status": "failing" if journal.failure else "ok",
-                               "path": str(journal.path), "unwritten": journal.unwritten()}
-        if journal.failure:
-            out["reason"] = journal.failure
-        return out
+                "persistence": self.store.durability()}
 
     # --- scenarios by name (for the control API) ----------------------------------------------
     def scenarios(self) -> list[Scenario]:

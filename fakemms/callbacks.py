@@ -94,7 +94,7 @@ class Dispatcher:
     # --- submitting -------------------------------------------------------------------------
     def submit(self, callback: Callback, *, at: float | None = None) -> Callback:
         """Send the callback (already recorded in the store) now, or at ``at`` on the clock."""
-        self.store.publish("callback.created", {"id": callback.id, "kind": callback.kind,
+        self.store.events.publish("callback.created", {"id": callback.id, "kind": callback.kind,
                                                 "message_id": callback.message_id,
                                                 "account": callback.account})
         if at is None or at <= self.clock.now():
@@ -106,7 +106,7 @@ class Dispatcher:
 
     def send_now(self, callback: Callback) -> Callback:
         """Attempt in the calling thread (a report sent before the 202, a fault)."""
-        self.store.publish("callback.created", {"id": callback.id, "kind": callback.kind,
+        self.store.events.publish("callback.created", {"id": callback.id, "kind": callback.kind,
                                                 "message_id": callback.message_id,
                                                 "account": callback.account})
         with self._lock:
@@ -156,7 +156,7 @@ class Dispatcher:
                               outcome="shed", error="shed",
                               reason=f"more than {self.lane_backlog} callbacks queued for {key}")
             if self.store.record_attempt(callback, attempt, "failed", None):
-                self.store.publish("callback.failed", self._event(callback, attempt))
+                self.store.events.publish("callback.failed", self._event(callback, attempt))
 
     def _start_worker(self, lane: _Lane) -> None:
         lane.workers += 1
@@ -280,7 +280,7 @@ class Dispatcher:
         if callback.attempt_count and start - callback.created_at > self.give_up_after_seconds:
             if self.store.end_callback(callback, "failed"):
                 self.failed += 1
-                self.store.publish("callback.failed", self._event(callback, None))
+                self.store.events.publish("callback.failed", self._event(callback, None))
             return None
         if not self.store.start_attempt(callback):
             self.cancelled += 1  # cancelled while it waited in its lane
@@ -303,7 +303,7 @@ class Dispatcher:
             self.failed += 1
         else:
             self._schedule(callback, next_at)  # type: ignore[arg-type]
-        self.store.publish(kind, self._event(callback, attempt))
+        self.store.events.publish(kind, self._event(callback, attempt))
         return attempt
 
     def _attempt(self, callback: Callback, session: requests.Session | None,

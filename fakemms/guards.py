@@ -101,7 +101,7 @@ class Guards:
             def rule(bucket: tuple[float, float] | None) -> tuple[bool, tuple[float, float]]:
                 return _take_token(bucket, rate, now)
 
-        refused = self.store.reserve(
+        refused = self.store.quotas.reserve(
             account.username, _periods(now), max_per_day=account.max_per_day,
             max_per_month=account.max_per_month, prepaid_credit=account.prepaid_credit,
             take_token=rule)
@@ -115,7 +115,7 @@ class Guards:
 
     def release(self, account: Account) -> None:
         """Give back what ``admit`` reserved: the request was refused after all."""
-        self.store.release(account.username, _periods(self.clock.now()))
+        self.store.quotas.release(account.username, _periods(self.clock.now()))
 
 
 _REFUSALS = {"day": DailyLimitExceeded, "month": MonthlyLimitExceeded,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -196,7 +197,7 @@ class Message:
             "account": self.account,
             "mt_config": self.mt_config,
             "source": self.source,
-            "destinations": self.destinations,
+            "destinations": list(self.destinations),  # copies: a snapshot, not the live list
             "subject": self.subject,
             "status": self.status,
             "created_at": iso(self.created_at),
@@ -208,15 +209,15 @@ class Message:
         out = self.summary()
         out.update(
             mobile_operator_id=self.mobile_operator_id,
-            ccs=self.ccs,
-            bccs=self.bccs,
+            ccs=list(self.ccs),
+            bccs=list(self.bccs),
             parts=[p.summary(i) for i, p in enumerate(self.parts)],
-            warnings=self.warnings,
+            warnings=list(self.warnings),
             request_id=self.request_id,
             decision=self.decision,
             reports=[r.to_dict() for r in self.reports],
-            callback_ids=self.callback_ids,
-            extra=self.extra,
+            callback_ids=list(self.callback_ids),
+            extra=copy.deepcopy(self.extra),
         )
         return out
 
@@ -295,10 +296,24 @@ class Callback:
             "account": self.account, "url": self.url, "method": self.method,
             "protocol": self.protocol, "state": self.state, "created_at": iso(self.created_at),
             "next_attempt_at": iso(self.next_attempt_at), "decision": self.decision,
-            "note": self.note, "headers": self.headers, "params": self.params,
+            "note": self.note, "headers": dict(self.headers),
+            "params": [tuple(p) for p in self.params] if self.params is not None else None,
             "attempt_count": self.attempt_count, "attempts_dropped": self.attempts_dropped,
             "attempts": [a.to_dict() for a in self.attempts],
         }
         if body:
             out["body"] = self.body.decode("utf-8", "replace")
         return out
+
+
+@dataclass
+class StoredJob:
+    """A pending scheduler job as a journal keeps it: what to re-arm (``kind``,
+    ``payload``) and when."""
+
+    seq: int
+    due: float
+    kind: str  # report | mo
+    key: str | None
+    account: str | None
+    payload: dict[str, Any]

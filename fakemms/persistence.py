@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from fakemms.errors import StateNotDurable
-from fakemms.models import Attempt, Callback, Message, Part, Report, Success
+from fakemms.models import Attempt, Callback, Message, Part, Report, StoredJob, Success
 
 SCHEMA_VERSION = 1
 Op = tuple[str, tuple[Any, ...]]  # one statement and its parameters
@@ -55,18 +55,6 @@ DROP INDEX IF EXISTS jobs_by_key; -- never read: a page written per job for noth
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _STATE_TABLES = ("messages", "parts", "callbacks", "jobs", "meta")
-
-
-@dataclass
-class StoredJob:
-    """A pending scheduler job as kept: what to re-arm (``kind``, ``payload``) and when."""
-
-    seq: int
-    due: float
-    kind: str  # report | mo
-    key: str | None
-    account: str | None
-    payload: dict[str, Any]
 
 
 @dataclass

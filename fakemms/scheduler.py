@@ -8,8 +8,9 @@ Jobs must be quick (they enqueue work; they do not do HTTP).
 Each job names what it belongs to (``key``: a message or callback id; ``account``), so a reset,
 an evicted message or a deleted account cancels exactly its jobs. A job holds ids, never the
 objects: cancelled jobs are dropped from the heap in bulk, so memory follows the live jobs.
-With a journal (persistence), a job given a ``record`` (what to re-arm it from: a kind and
-ids) is kept in the file until it fires or is cancelled, and ``restore`` re-arms it on start.
+With a durable store (persistence), a job given a ``record`` (what to re-arm it from: a kind
+and ids) is kept with the store's state until it fires or is cancelled, and ``restore``
+re-arms it on start.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fakemms.clock import Clock
+from fakemms.models import StoredJob
 
 if TYPE_CHECKING:
-    from fakemms.persistence import SqliteJournal
+    from fakemms.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +44,14 @@ class Job:
     key: str | None = field(default=None, compare=False)
     account: str | None = field(default=None, compare=False)
     cancelled: bool = field(default=False, compare=False)
-    # (kind, payload) kept in the journal while pending; None: not kept (or no journal)
+    # (kind, payload) kept with the store's state while pending; None: not kept
     record: tuple[str, dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
 
 class Scheduler:
-    def __init__(self, clock: Clock, journal: SqliteJournal | None = None) -> None:
+    def __init__(self, clock: Clock, store: Store | None = None) -> None:
         self.clock = clock
-        self.journal = journal
+        self.store = store if store is not None and store.durable else None  # keeps jobs
         self._heap: list[Job] = []
         self._by_key: dict[str, list[Job]] = {}
         self._cancelled = 0  # cancelled jobs still in the heap
@@ -71,12 +73,12 @@ class Scheduler:
            key: str | None = None, account: str | None = None,
            record: tuple[str, dict[str, Any]] | None = None) -> Job | None:
         """Run ``fn`` when the clock reaches ``due``; None once the scheduler is stopped.
-        ``record``: (kind, payload) to keep the job in the journal until it fires."""
-        journal = self.journal if record is not None else None
-        job = Job(due, next(self._seq), name, fn, key, account, record=record if journal
+        ``record``: (kind, payload) to keep the job with the state until it fires."""
+        store = self.store if record is not None else None
+        job = Job(due, next(self._seq), name, fn, key, account, record=record if store
                   else None)
-        if journal is not None:  # in the file before it can fire (and delete its row)
-            journal.apply([journal.job_op(self._stored(job))])
+        if store is not None:  # kept before it can fire (and drop its row)
+            store.keep_job(self._stored(job))
         with self._cond:
             if self._stopped:
                 return None
@@ -100,9 +102,7 @@ class Scheduler:
             self._cond.notify()
 
     @staticmethod
-    def _stored(job: Job) -> Any:
-        from fakemms.persistence import StoredJob
-
+    def _stored(job: Job) -> StoredJob:
         assert job.record is not None
         return StoredJob(job.seq, job.due, job.record[0], job.key, job.account, job.record[1])
 
@@ -139,8 +139,8 @@ class Scheduler:
             if dropped:
                 self.dropped += count
             self._compact()
-        if recorded and self.journal is not None:
-            self.journal.apply(self.journal.drop_job_op(seq) for seq in recorded)
+        if recorded and self.store is not None:
+            self.store.drop_jobs(seqs=recorded)
         return count
 
     def cancel_account(self, account: str) -> int:
@@ -155,8 +155,8 @@ class Scheduler:
                         self._unindex(job)
             self._cancelled += count
             self._compact()
-        if self.journal is not None:
-            self.journal.apply(self.journal.drop_jobs_ops(account=account))
+        if self.store is not None:
+            self.store.drop_jobs(account=account)
         return count
 
     def _compact(self) -> None:
@@ -261,9 +261,9 @@ class Scheduler:
         self.lateness.append(self.clock.now() - job.due)
         self.fired += 1
         try:
-            if job.record is not None and self.journal is not None:
+            if job.record is not None and self.store is not None:
                 # the row leaves with the job's first write (the report it records)
-                with self.journal.deferred([self.journal.drop_job_op(job.seq)]):
+                with self.store.firing(job.seq):
                     job.fn()
             else:
                 job.fn()

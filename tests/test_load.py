@@ -148,7 +148,7 @@ def test_a_stale_clock_reading_never_credits_time_twice():
     store, rate = Store(), 20.0
 
     def reserve(at: float) -> str | None:
-        return store.reserve("a", ("day:x", "month:x"), max_per_day=None, max_per_month=None,
+        return store.quotas.reserve("a", ("day:x", "month:x"), max_per_day=None, max_per_month=None,
                              prepaid_credit=None,
                              take_token=lambda bucket: _take_token(bucket, rate, at))
 

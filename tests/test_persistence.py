@@ -19,8 +19,8 @@ from receiver import Received, Receiver
 from test_cli import clean_env, free_port, wait_healthy
 from test_mm7_callbacks import rsp_answer, submit
 
-from fakemms.models import Attempt, Callback, Message, Part, Report, Success
-from fakemms.persistence import SqliteJournal, StoredJob
+from fakemms.models import Attempt, Callback, Message, Part, Report, StoredJob, Success
+from fakemms.persistence import SqliteJournal
 
 
 # --- the journal alone -----------------------------------------------------------------------
@@ -127,7 +127,7 @@ def test_persistence_off_writes_no_file(make_fake, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     fake = make_fake({"clock": "virtual"})
     send(fake, 2)
-    assert fake.backend.store.journal is None and fake.backend.scheduler.journal is None
+    assert fake.backend.store.journal is None and fake.backend.scheduler.store is None
     assert list(tmp_path.iterdir()) == []
 
 

@@ -76,7 +76,7 @@ def test_reset_forgets_messages_and_counters_but_keeps_accounts():
     store.set_accounts([Account("acme", "s3cret")])
     store.add_message(msg("1"))
     store.add_message(msg("2"))
-    assert store.reserve("acme", ("day:2030-01-01", "month:2030-01"), max_per_day=None,
+    assert store.quotas.reserve("acme", ("day:2030-01-01", "month:2030-01"), max_per_day=None,
                          max_per_month=None, prepaid_credit=None,
                          take_token=lambda b: (True, (0.0, 1.0))) is None
     assert store.dump()["credit_used"] == {"acme": 1}
@@ -84,7 +84,7 @@ def test_reset_forgets_messages_and_counters_but_keeps_accounts():
     assert store.list_messages() == [] and store.evicted == 0
     dump = store.dump()
     assert dump["usage"] == {} and dump["credit_used"] == {}
-    assert store.reserve("acme", ("day:2030-01-01", "month:2030-01"), max_per_day=None,
+    assert store.quotas.reserve("acme", ("day:2030-01-01", "month:2030-01"), max_per_day=None,
                          max_per_month=None, prepaid_credit=None,
                          take_token=lambda b: (b is None, (0.0, 1.0))) is None  # bucket gone
     assert store.account("acme") is not None
@@ -106,14 +106,14 @@ def test_dump_holds_everything_as_json_ready_data():
 
 def test_events_are_published_and_bounded():
     store = Store(max_events=3)
-    q, backlog = store.subscribe()
+    q, backlog = store.events.subscribe()
     assert backlog == []
     for i in range(5):
         store.add_message(msg(str(i)))
-    assert len(store.events()) == 3
-    assert [e["data"]["id"] for e in store.events()] == ["2", "3", "4"]
+    assert len(store.events.events()) == 3
+    assert [e["data"]["id"] for e in store.events.events()] == ["2", "3", "4"]
     assert q.get_nowait()["type"] == "message"
-    store.unsubscribe(q)
+    store.events.unsubscribe(q)
 
 
 def test_concurrent_adds_lose_nothing():

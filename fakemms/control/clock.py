@@ -27,7 +27,7 @@ def set_clock_mode(body: dict[str, Any]) -> Response:
     """Switch the clock: virtual (moves only with advance) or real (wall time again)"""
     be = backend()
     be.clock.set_mode(body["mode"])
-    be.store.publish("clock", be.clock.describe())
+    be.store.events.publish("clock", be.clock.describe())
     return jsonify(_state())
 
 

@@ -32,7 +32,7 @@ def events(query: dict[str, Any]) -> Response:
     last_id = request.headers.get("Last-Event-ID", "")
     if since is None and last_id.isdigit():
         since = int(last_id)
-    subscription, backlog = store.subscribe(since)
+    subscription, backlog = store.events.subscribe(since)
     last = backlog[-1]["seq"] if backlog else (since or 0)
 
     def stream() -> Iterator[str]:
@@ -51,7 +51,7 @@ def events(query: dict[str, Any]) -> Response:
                 if event["seq"] > last:
                     yield _format(event)
         finally:
-            store.unsubscribe(subscription)
+            store.events.unsubscribe(subscription)
 
     return Response(stream(), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
