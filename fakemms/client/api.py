@@ -17,9 +17,6 @@ import requests
 from fakemms.client.errors import (
     UNSET,
     FakeMmsClientError,
-    FakeMmsNotReachable,
-    _error_from,
-    _reason,
 )
 from fakemms.client.events import EventStream
 from fakemms.client.models import (
@@ -31,6 +28,7 @@ from fakemms.client.models import (
     MessageSummary,
     Report,
 )
+from fakemms.client.transport import Transport
 from fakemms.client.waiting import Waiting
 
 DEFAULT_URL = "http://127.0.0.1:8025"
@@ -65,16 +63,12 @@ class Client(Waiting):
                  account: str | None = None, password: str | None = None,
                  session: requests.Session | None = None,
                  admin_token: str | None = None) -> None:
-        self.url = (base_url or default_url()).rstrip("/")
+        self.transport = Transport(base_url or default_url(), timeout, session=session,
+                                   admin_token=admin_token or default_admin_token())
+        self.url = self.transport.url
         self.timeout = timeout
-        self._admin_token = admin_token or default_admin_token()
         self.account = account
         self._password = password
-        self._owns_session = session is None
-        if session is None:
-            session = requests.Session()
-            session.trust_env = False  # the fake is local: never through a proxy
-        self._http = session
         self._credentials: tuple[str, str] | None = None
 
     def __repr__(self) -> str:
@@ -84,8 +78,7 @@ class Client(Waiting):
     # --- lifecycle --------------------------------------------------------------------------
     def close(self) -> None:
         """Close the HTTP session's connections (when the client made the session)."""
-        if self._owns_session:
-            self._http.close()
+        self.transport.close()
 
     def __enter__(self) -> Client:
         return self
@@ -96,7 +89,7 @@ class Client(Waiting):
     def for_account(self, account: str | None, password: str | None = None) -> Client:
         """A client for the same server in another account namespace (sharing connections)."""
         return Client(self.url, self.timeout, account=account, password=password,
-                      session=self._http, admin_token=self._admin_token)
+                      session=self.transport.session, admin_token=self.transport.admin_token)
 
     # --- addresses --------------------------------------------------------------------------
     @property
@@ -137,41 +130,11 @@ class Client(Waiting):
         return self.credentials[1]
 
     # --- HTTP -------------------------------------------------------------------------------
-    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                 json_body: Any = None, data: bytes | str | None = None,
-                 headers: Mapping[str, str] | None = None, stream: bool = False,
-                 timeout: Any = None) -> requests.Response:
-        if params:
-            params = {k: v for k, v in params.items() if v is not None}
-        timeout = self.timeout if timeout is None else timeout
-        if self._admin_token and path.startswith("/_fakemms/api"):
-            headers = {**(headers or {}), "Authorization": f"Bearer {self._admin_token}"}
-        try:
-            response = self._http.request(method, self.url + path, params=params or None,
-                                          json=json_body, data=data, headers=headers,
-                                          timeout=timeout, stream=stream)
-        except requests.ConnectionError as exc:
-            raise FakeMmsNotReachable(
-                f"fakemms is not reachable at {self.url} ({_reason(exc)})") from None
-        except requests.Timeout:
-            raise FakeMmsClientError(f"fakemms at {self.url} did not answer {method} {path} "
-                                     f"in time") from None
-        if response.status_code >= 400:
-            try:
-                raise _error_from(response, method, path)
-            finally:
-                response.close()
-        return response
+    def _request(self, method: str, path: str, **kw: Any) -> requests.Response:
+        return self.transport.request(method, path, **kw)
 
     def _json(self, method: str, path: str, **kw: Any) -> Any:
-        response = self._request(method, path, **kw)
-        try:
-            return response.json()
-        except ValueError:
-            raise FakeMmsClientError(
-                f"{method} {path}: {self.url} answered HTTP {response.status_code} with "
-                f"something that is not JSON (is it fakemms?)",
-                status=response.status_code) from None
+        return self.transport.json(method, path, **kw)
 
     def _account(self, account: Any) -> str | None:
         return self.account if account is UNSET else account
@@ -422,7 +385,7 @@ class Client(Waiting):
         """Server-sent events as they happen (``since``: replay the buffered ones after that
         sequence number first). ``timeout``: stop after that many seconds (None: never)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with EventStream(self, since=since) as stream:
+        with EventStream(self.transport, since=since) as stream:
             while True:
                 event = stream.next(deadline)
                 if event is None:

@@ -37,7 +37,7 @@ class WaitTimeout(FakeMmsClientError, AssertionError):
     """A ``wait_for_*`` found nothing in time; the message lists what did arrive."""
 
 
-def _reason(exc: Exception) -> str:
+def reason(exc: Exception) -> str:
     text = str(exc)
     for needle, reason in (("Connection refused", "connection refused"),
                            ("Name or service not known", "unknown host"),
@@ -50,7 +50,7 @@ def _reason(exc: Exception) -> str:
     return exc.__class__.__name__
 
 
-def _error_from(response: requests.Response, method: str, path: str) -> FakeMmsClientError:
+def error_from(response: requests.Response, method: str, path: str) -> FakeMmsClientError:
     description: str | None = None
     problems: list[str] = []
     try:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from fakemms.client.models import Event
 
 if TYPE_CHECKING:
-    from fakemms.client.api import Client
+    from fakemms.client.transport import Transport
 
 
 class EventStream:
@@ -27,10 +27,10 @@ class EventStream:
 
     READ_TIMEOUT = 10.0
 
-    def __init__(self, client: Client, since: int | None = None) -> None:
-        self._response = client._request(
+    def __init__(self, transport: Transport, since: int | None = None) -> None:
+        self._response = transport.request(
             "GET", "/_fakemms/api/events", params={"since": since} if since is not None
-            else None, stream=True, timeout=(client.timeout, self.READ_TIMEOUT))
+            else None, stream=True, timeout=(transport.timeout, self.READ_TIMEOUT))
         self._chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._closed = threading.Event()
         self._buffer = b""

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fakemms.client.errors import UNSET, FakeMmsClientError, WaitTimeout
 from fakemms.client.events import EventStream
 from fakemms.client.models import Callback, Message, MessageSummary, Report
+
+if TYPE_CHECKING:
+    from fakemms.client.transport import Transport
 
 T = TypeVar("T")
 WAIT_TIMEOUT = 5.0
@@ -27,6 +30,7 @@ class Waiting:
     """The wait and assert helpers of ``Client`` (they use its list and get operations)."""
 
     account: str | None
+    transport: Transport
 
     # --- waiting ----------------------------------------------------------------------------
     def _wait(self, what: str, check: Callable[[], T | None], triggers: frozenset[str],
@@ -36,7 +40,7 @@ class Waiting:
         found: T | None = None
         since: int | None = None
         while found is None and time.monotonic() < deadline:
-            with EventStream(self, since=since) as stream:  # subscribed before the check
+            with EventStream(self.transport, since=since) as stream:  # subscribed before the check
                 found = check()
                 while found is None:
                     event = stream.next(deadline)
