@@ -143,6 +143,11 @@ class Scheduler:
             self.store.drop_jobs(seqs=recorded)
         return count
 
+    def note_dropped(self) -> None:
+        """A job fired for something already gone (its message evicted): counted."""
+        with self._cond:
+            self.dropped += 1
+
     def cancel_account(self, account: str) -> int:
         """Cancel every job of an account (it was deleted)."""
         count = 0
@@ -258,6 +263,7 @@ class Scheduler:
             return fired
 
     def _fire(self, job: Job) -> None:
+        # under ``_firing``: one job at a time, so the counters here need no other lock
         self.lateness.append(self.clock.now() - job.due)
         self.fired += 1
         try:

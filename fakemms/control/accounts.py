@@ -65,7 +65,7 @@ def create_account(body: dict[str, Any], query: dict[str, Any]) -> tuple[Respons
     """
     if backend().store.account(body["username"]):
         raise Conflict(f"account {body['username']!r} exists; PATCH or PUT it")
-    return jsonify(shown(backend().upsert_account(body), query)), 201
+    return jsonify(shown(backend().accounts.upsert(body), query)), 201
 
 
 @operation("PATCH", "/api/accounts/<username>", body="AccountPatchIn", answer="Account",
@@ -80,7 +80,7 @@ def update_account(username: str, body: dict[str, Any], query: dict[str, Any]) -
     """
     _same_username(body, username)
     _existing(username)
-    return jsonify(shown(backend().upsert_account(body, username), query))
+    return jsonify(shown(backend().accounts.upsert(body, username), query))
 
 
 @operation("PUT", "/api/accounts/<username>", body="AccountReplaceIn", answer="Account",
@@ -96,12 +96,12 @@ def replace_account(username: str, body: dict[str, Any], query: dict[str, Any]) 
     if problems:
         raise refuse(*problems)  # before anything is deleted
     if backend().store.account(username):
-        backend().delete_account(username)
-    return jsonify(shown(backend().upsert_account(data), query))
+        backend().accounts.delete(username)
+    return jsonify(shown(backend().accounts.upsert(data), query))
 
 
 @operation("DELETE", "/api/accounts/<username>", answer="AccountDeleted")
 def delete_account(username: str) -> Response:
     """Remove an account, its messages, callbacks and pending jobs"""
-    backend().delete_account(username)
+    backend().accounts.delete(username)
     return jsonify({"deleted": username})

@@ -13,6 +13,7 @@ from fakemms.app import backend
 from fakemms.control.openapi import operation
 from fakemms.control.validate import refuse
 from fakemms.models import Part
+from fakemms.services.mo import text_part
 
 
 @operation("POST", "/api/mo", body="MoIn", answer="MoAccepted", status=201, errors=(404,))
@@ -23,7 +24,7 @@ def inject_mo(body: dict[str, Any]) -> tuple[Response, int]:
     """
     be = backend()
     parts = _parts(body["parts"]) if "parts" in body else None
-    message = be.inject_mo(
+    message = be.mo.inject(
         account=body["account"], source=body.get("source"), destination=body["destination"],
         subject=body.get("subject"), parts=parts, ccs=body.get("ccs"), bccs=body.get("bccs"),
         mobile_operator_id=body.get("mobile_operator_id"), user_agent=body.get("user_agent"),
@@ -37,7 +38,7 @@ def _parts(specs: list[dict[str, Any]]) -> list[Part]:
     parts = []
     for i, spec in enumerate(specs):
         if "text" in spec:  # text carries its charset (utf-8 unless the caller named one)
-            parts.append(backend().text_part(spec["content_type"], spec["text"],
+            parts.append(text_part(spec["content_type"], spec["text"],
                                              spec.get("content_id")))
             continue
         if "base64" in spec:
@@ -46,7 +47,7 @@ def _parts(specs: list[dict[str, Any]]) -> list[Part]:
             except (binascii.Error, ValueError):
                 raise refuse(f"parts[{i}].base64: not base64") from None
         else:
-            parts.extend(backend().generated_parts([spec]))
+            parts.extend(backend().mo.generated_parts([spec]))
             continue
         parts.append(Part(spec["content_type"], payload, spec.get("content_id")))
     return parts

@@ -21,7 +21,7 @@ def send_report(id: str, body: dict[str, Any]) -> tuple[Response, int]:
     400 for an MO (reports are for MTs).
     """
     after = duration(body.get("after", 0), "after")
-    result = backend().send_report(
+    result = backend().reports.send(
         id, status=body["status"], outcome_id=body.get("outcome_id"),
         description=body.get("description"), user_agent=body.get("user_agent"), after=after)
     return jsonify(result), 202 if after else 201

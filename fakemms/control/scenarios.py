@@ -25,14 +25,15 @@ def _scenarios(body: Any) -> list[Scenario]:
     if twice:
         raise refuse(*[f"name: {n!r} is given twice" for n in twice])
     scenarios = [scenario_from_dict(item, "request") for item in items]
-    problems = [f"{s.name}: {p}" for s in scenarios for p in backend().unknown_mo_accounts(s)]
+    service = backend().scenarios
+    problems = [f"{s.name}: {p}" for s in scenarios for p in service.unknown_mo_accounts(s)]
     if problems:
         raise refuse(*problems)
     return scenarios
 
 
 def _listing() -> dict[str, Any]:
-    return {"scenarios": [s.to_dict() for s in backend().scenarios()]}
+    return {"scenarios": [s.to_dict() for s in backend().scenarios.loaded()]}
 
 
 @operation("GET", "/api/scenarios", answer="ScenarioList")
@@ -44,7 +45,7 @@ def list_scenarios() -> Response:
 @operation("PUT", "/api/scenarios", answer="ScenarioList", body_required=False, **BODY)
 def replace_scenarios(body: Any) -> Response:
     """Replace the loaded scenarios (an empty body unloads them all)"""
-    backend().set_scenarios(_scenarios(body))
+    backend().scenarios.set(_scenarios(body))
     return jsonify(_listing())
 
 
@@ -57,14 +58,14 @@ def add_scenario(body: Any) -> tuple[Response, int]:
     that are already scheduled still run until a reset.
     """
     for scenario in _scenarios(body):
-        backend().put_scenario(scenario)
+        backend().scenarios.put(scenario)
     return jsonify(_listing()), 201
 
 
 @operation("DELETE", "/api/scenarios", answer="ScenarioList")
 def clear_scenarios() -> Response:
     """Unload every scenario"""
-    backend().set_scenarios([])
+    backend().scenarios.set([])
     return jsonify(_listing())
 
 
@@ -72,6 +73,6 @@ def clear_scenarios() -> Response:
 def remove_scenario(name: str) -> Response:
     """Unload one scenario by name (MO scripts it already scheduled still run until a
     reset)"""
-    if not backend().remove_scenario(name):
+    if not backend().scenarios.remove(name):
         raise errors.NotFound(f"no scenario {name!r}")
     return jsonify(_listing())

@@ -15,6 +15,7 @@ from fakemms.backend import Backend
 from fakemms.headers import header_safe
 from fakemms.protocols.capture import raw_request
 from fakemms.protocols.legacy import codec as legacy
+from fakemms.protocols.legacy import submission
 
 bp = Blueprint("legacy", __name__)
 
@@ -68,12 +69,12 @@ def send_mms() -> Response:
     account = _authenticate(be, request.values.get("user", ""), request.values.get("pass", ""))
     be.guards.admit(account)
     with be.reserved(account):
+        limits = submission.zip_limits(be.config)
         req = legacy.parse_send_mms(request.query_string, body, request.content_type,
-                                    zip_limits=be.zip_limits(), mime_limits=be.mime_limits)
-        parts = be.legacy_parts(req)
-        mt_config = req.subaccount if req.subaccount in account.mt_configs else \
-            be.mt_config_for_vasid(account, None)
-        message = be.submit_mt(
+                                    zip_limits=limits, mime_limits=be.mime_limits)
+        parts = submission.parts(req, be.content.fetcher, limits)
+        mt_config = submission.mt_config(account, req.subaccount)
+        message = be.mt.submit(
             account=account, interface="legacy", source=req.source,
             destinations=req.destinations, mt_config=mt_config, parts=parts,
             subject=req.subject, warnings=req.warnings, protocol="legacy",

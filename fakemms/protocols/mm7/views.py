@@ -12,7 +12,7 @@ from fakemms.backend import Backend
 from fakemms.guards import parse_basic
 from fakemms.headers import header_safe
 from fakemms.protocols.capture import raw_request
-from fakemms.protocols.mm7 import codec
+from fakemms.protocols.mm7 import codec, submission
 
 bp = Blueprint("mm7", __name__)
 
@@ -41,10 +41,10 @@ def mm7() -> Response:
             return submit(be, account, message)
     be.guards.release(account)  # only a SubmitReq is a message against the limits
     if isinstance(message, codec.CancelReq):
-        be.cancel_mt(account, message.message_id)
+        be.mt.cancel(account, message.message_id)
     elif isinstance(message, codec.ReplaceReq):
-        parts, warnings = be.mm7_parts(message.content)
-        be.replace_mt(account, message.message_id, parts, warnings + message.warnings)
+        parts, warnings = submission.parts(message.content, be.config["mm7"])
+        be.mt.replace(account, message.message_id, parts, warnings + message.warnings)
     else:
         raise codec.UnsupportedOperation(f"{message.operation} is not an operation of the "
                                          "provider's MM7 interface")
@@ -63,12 +63,12 @@ def submit(be: Backend, account, req: codec.SubmitReq) -> Response:
         if address.kind != "RFC2822Address" and not (
                 3 <= len(address.value) <= 15 and set(address.value) <= set(DIGITS)):
             raise codec.AddressError(f"recipient {address.raw or address.value!r} is not a number")
-    parts, warnings = be.mm7_parts(req.content)
-    mt_config = be.mt_config_for_vasid(account, req.vas_id)
+    parts, warnings = submission.parts(req.content, be.config["mm7"])
+    mt_config = submission.mt_config_for_vasid(account, req.vas_id)
     # no SenderAddress: the MT configuration's short code, as the provider's DLRs show one
     sender = req.sender.value if req.sender else (
         req.service_code or account.mt_configs[mt_config].short_code or "")
-    message = be.submit_mt(
+    message = be.mt.submit(
         account=account, interface="mm7", source=sender.lstrip("+"),
         destinations=[a.value for a in req.recipients.to],
         ccs=[a.value for a in req.recipients.cc], bccs=[a.value for a in req.recipients.bcc],

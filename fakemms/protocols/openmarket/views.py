@@ -41,7 +41,7 @@ def send() -> tuple[Response, int]:
                                   limits=be.mime_limits)
         codec.validate_fields(parsed.fields)
         fields = parsed.fields
-        message = be.submit_mt(
+        message = be.mt.submit(
             account=account,
             interface="openmarket",
             source=fields["source"],

@@ -1,21 +1,33 @@
-"""MT content as the provider takes it, before a message is accepted: MM7's limits, media
-policy and generated SMIL; the legacy gateway's mms.zip, uploaded or fetched from ``url=``.
-Backend work, so the views only parse, call and render."""
+"""An MM7 submission as the provider takes it, before the message is accepted: the MT
+configuration its VASID names, its content's limits and media policy, and a generated SMIL
+(mm7-api.txt)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from fakemms.models import Part
-from fakemms.protocols.legacy import codec as legacy
+from fakemms import errors
+from fakemms.models import Account, Part
 from fakemms.protocols.mm7 import codec as mm7
 from fakemms.protocols.mm7 import media
-from fakemms.remote_content import RemoteFetcher
 
 
-def mm7_parts(content: mm7.Content | None, settings: Mapping[str, Any]
-              ) -> tuple[list[Part], list[str]]:
+def mt_config_for_vasid(account: Account, vas_id: str | None) -> str:
+    """MM7's VASID names the MT configuration (openmarket-mms-overview.txt); an empty or
+    absent VASID takes the account's first configuration."""
+    if vas_id:
+        if vas_id not in account.mt_configs:
+            raise errors.InvalidMtConfig(f"VASID {vas_id!r} names no MT configuration of "
+                                         f"account {account.username}")
+        return vas_id
+    if not account.mt_configs:
+        raise errors.InvalidMtConfig(f"account {account.username} has no MT configuration")
+    return next(iter(account.mt_configs))
+
+
+def parts(content: mm7.Content | None, settings: Mapping[str, Any]
+         ) -> tuple[list[Part], list[str]]:
     """An MM7 submission's parts as stored, and the warnings: size and media type checked,
     a SMIL generated when the client sent none (mm7-api.txt: "Our system will automatically
     generate a SMIL file"). ``settings``: the config's ``mm7`` section."""
@@ -39,19 +51,3 @@ def mm7_parts(content: mm7.Content | None, settings: Mapping[str, Any]
     if len(with_smil) > len(parts):
         warnings.append("no SMIL presentation was sent: the fake generated one")
     return with_smil, warnings
-
-
-def legacy_parts(req: legacy.SendMmsRequest, fetcher: RemoteFetcher,
-                 zip_limits: Mapping[str, Any]) -> list[Part]:
-    """A SendMMS request's parts: its mms.zip, or the zip at its ``url=`` (fetched with the
-    remote-content rules, read with ``zip_limits``: ``read_zip``'s keywords); an empty zip is
-    refused."""
-    parts = req.parts
-    if req.url:
-        fetched = fetcher.fetch(req.url)
-        if not fetched.ok:
-            raise legacy.InvalidParameter(f"url: {fetched.error}")
-        parts = legacy.read_zip(fetched.data, **zip_limits)
-    if not parts:
-        raise legacy.NoMmsContent("the zip holds no files")
-    return parts
