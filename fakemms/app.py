@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import IO, Any
 
-from flask import Flask, Request, Response, current_app, jsonify, request
+from flask import Flask, Request, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from fakemms.backend import Backend
@@ -33,11 +33,6 @@ class FakeMmsApp(Flask):
 
     def close(self, timeout: float = 5.0) -> None:
         self.extensions["fakemms"].close(timeout)
-
-
-def backend() -> Backend:
-    """The running app's backend: the one accessor every blueprint uses."""
-    return current_app.extensions["fakemms"]
 
 
 def create_app(config: Config | Mapping[str, Any] | None = None) -> FakeMmsApp:

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flask import current_app
+
 from fakemms import errors, outbound
 from fakemms.callbacks import Dispatcher
 from fakemms.clock import Clock
@@ -183,3 +185,9 @@ class Backend:
                 "scenarios": [s.name for s in self.engine.scenarios], **self.store.stats(),
                 **self.scheduler.stats(), **self.dispatcher.stats(),
                 "persistence": self.store.durability()}
+
+
+def backend() -> Backend:
+    """The running app's backend: the one accessor every blueprint uses (below the views,
+    so they import down, not up to the app factory)."""
+    return current_app.extensions["fakemms"]

@@ -7,8 +7,9 @@ from typing import Any
 from flask import Response, jsonify
 
 from fakemms import errors
-from fakemms.app import backend
-from fakemms.control.openapi import JSON, operation
+from fakemms.backend import backend
+from fakemms.control.openapi import operation
+from fakemms.control.operation import JSON
 from fakemms.control.validate import refuse
 from fakemms.scenario import Scenario
 from fakemms.scenario.loader import scenario_from_dict

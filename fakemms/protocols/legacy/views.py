@@ -10,8 +10,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from fakemms import errors, outbound
-from fakemms.app import backend
-from fakemms.backend import Backend
+from fakemms.backend import Backend, backend
 from fakemms.headers import header_safe
 from fakemms.protocols.capture import raw_request
 from fakemms.protocols.legacy import codec as legacy

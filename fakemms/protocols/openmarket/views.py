@@ -6,7 +6,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from fakemms import errors
-from fakemms.app import backend
+from fakemms.backend import backend
 from fakemms.guards import parse_basic
 from fakemms.headers import header_safe
 from fakemms.protocols.capture import raw_request
