@@ -92,7 +92,7 @@ class Backend:
         self.accounts = AccountService(self.core)
         self._lock = threading.RLock()
         if loaded is None:
-            self.scenarios.set(scenarios)
+            self.scenarios.replace(scenarios)
         else:
             restore(self.core, loaded, scenarios, reports=self.reports,
                     scenario_service=self.scenarios)
@@ -155,9 +155,12 @@ class Backend:
         this returns, so a test can assert right after."""
         self.content.wait()
         self.dispatcher.wait_idle()  # attempts under way schedule their retries first
-        fired = self.scheduler.advance(seconds, settle=self.dispatcher.wait_idle)
+        fired = self.scheduler.advance(seconds, settle=self._settle)
         self.store.events.publish("clock", self.clock.describe())
         return fired
+
+    def _settle(self) -> None:
+        self.dispatcher.wait_idle()
 
     def reset(self) -> None:
         """Forget messages, callbacks, counters and pending jobs (attempts under way are

@@ -13,7 +13,7 @@ from fakemms.control.validate import duration
 
 
 @operation("POST", "/api/messages/<id>/reports", path_params=ID, body="ReportIn",
-           answer="ReportSent", status=201, answers={"202": "ReportScheduled"})
+           answer="ReportSent", status=201, answers={202: "ReportScheduled"})
 def send_report(id: str, body: dict[str, Any]) -> tuple[Response, int]:
     """Send a delivery report now (201), or after a delay on the clock (202); its DLR
     callback follows

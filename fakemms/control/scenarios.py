@@ -15,7 +15,7 @@ from fakemms.scenario import Scenario
 from fakemms.scenario.loader import scenario_from_dict
 
 YAML = "application/yaml"
-BODY = {"body": "ScenariosIn", "body_types": (YAML, JSON)}
+BODY: dict[str, Any] = {"body": "ScenariosIn", "body_types": (YAML, JSON)}
 
 
 def _scenarios(body: Any) -> list[Scenario]:
@@ -46,7 +46,7 @@ def list_scenarios() -> Response:
 @operation("PUT", "/api/scenarios", answer="ScenarioList", body_required=False, **BODY)
 def replace_scenarios(body: Any) -> Response:
     """Replace the loaded scenarios (an empty body unloads them all)"""
-    backend().scenarios.set(_scenarios(body))
+    backend().scenarios.replace(_scenarios(body))
     return jsonify(_listing())
 
 
@@ -66,7 +66,7 @@ def add_scenario(body: Any) -> tuple[Response, int]:
 @operation("DELETE", "/api/scenarios", answer="ScenarioList")
 def clear_scenarios() -> Response:
     """Unload every scenario"""
-    backend().scenarios.set([])
+    backend().scenarios.replace([])
     return jsonify(_listing())
 
 

@@ -5,6 +5,7 @@ counts, changed atomically. Not kept by a journal (docs/service.md, "Not kept").
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 
 class Quotas:
@@ -66,7 +67,7 @@ class Quotas:
             if used > 0:
                 self._credit_used[username] = used - 1
 
-    def dump(self) -> dict[str, dict]:
+    def dump(self) -> dict[str, dict[str, Any]]:
         with self._lock:
             return {"usage": {k: dict(v) for k, v in self._usage.items()},
                     "credit_used": dict(self._credit_used)}

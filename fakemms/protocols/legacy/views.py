@@ -68,7 +68,7 @@ def send_mms() -> Response:
     account = _authenticate(be, request.values.get("user", ""), request.values.get("pass", ""))
     be.guards.admit(account)
     with be.reserved(account):
-        limits = submission.zip_limits(be.config)
+        limits = submission.zip_limits(be.config.data)
         req = legacy.parse_send_mms(request.query_string, body, request.content_type,
                                     zip_limits=limits, mime_limits=be.mime_limits)
         parts = submission.parts(req, be.content.fetcher, limits)

@@ -68,7 +68,7 @@ def _int_or_none(value: object) -> int | None:
 
 
 @bp.route("/mms/v2/send", methods=["GET", "PUT", "PATCH", "DELETE"])
-def send_wrong_method() -> None:
+def send_wrong_method() -> Response:
     raise MethodNotAllowed(valid_methods=["POST"])
 
 
