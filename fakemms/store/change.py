@@ -17,15 +17,22 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from fakemms.models import Callback, Message, StoredJob
     from fakemms.persistence import Op, SqliteJournal
-    from fakemms.store.records import Store
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+class Changeable(Protocol):
+    def change(self) -> AbstractContextManager[Change]: ...
+
+
+S = TypeVar("S", bound=Changeable)
 
 
 class Change:
@@ -79,12 +86,11 @@ class Change:
             self.ops += self.journal.clear_ops()
 
 
-def mutation(method: Callable[Concatenate[Store, Change, P], R]
-             ) -> Callable[Concatenate[Store, P], R]:
+def mutation(method: Callable[Concatenate[S, Change, P], R]) -> Callable[Concatenate[S, P], R]:
     """A store method that changes kept state: one unit of change (see the module)."""
 
     @functools.wraps(method)
-    def run(self: Store, *args: P.args, **kwargs: P.kwargs) -> R:
+    def run(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
         with self.change() as tx:
             return method(self, tx, *args, **kwargs)
 

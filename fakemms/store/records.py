@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from fakemms.models import Account, Attempt, Callback, Message, Part, Report, StoredJob
+from fakemms.models import Account, Callback, Message, StoredJob
+from fakemms.store.callbacks import CallbackRecords
 from fakemms.store.change import Change, mutation, transient
 from fakemms.store.events import EventBus
+from fakemms.store.messages import MessageRecords
 from fakemms.store.quotas import Quotas
 
 if TYPE_CHECKING:
@@ -30,7 +32,10 @@ MAX_ATTEMPTS = 50  # attempts kept per callback: the first and the latest
 _OFF = Change(None)  # without a journal every unit of change is this one (it writes nothing)
 
 
-class Store:
+class Store(MessageRecords, CallbackRecords):
+    """The one store: messages (``MessageRecords``), callbacks (``CallbackRecords``), fetch
+    records and accounts, with the quotas and the event bus beside them."""
+
     def __init__(self, max_messages: int = 10_000, max_events: int = 1_000,
                  max_fetches: int = MAX_FETCHES, max_attempts: int = MAX_ATTEMPTS,
                  journal: SqliteJournal | None = None) -> None:
@@ -151,295 +156,6 @@ class Store:
             out["reason"] = journal.failure
         return out
 
-    # --- messages ---------------------------------------------------------------------------
-    @mutation
-    def add_message(self, tx: Change, message: Message) -> list[str]:
-        """Keep a new message; returns the ids of the messages evicted to make room (their
-        callbacks are evicted and cancelled with them)."""
-        evicted: list[str] = []
-        if message.id in self._messages:
-            raise KeyError(f"duplicate message id {message.id}")
-        self._messages[message.id] = message
-        while len(self._messages) > self.max_messages:
-            _, old = self._messages.popitem(last=False)
-            self._forget_callbacks(old.callback_ids)
-            evicted.append(old.id)
-            self.evicted += 1
-        tx.message(message, new=True, evicted=evicted)
-        self.events.publish("message", {"id": message.id, "direction": message.direction,
-                                        "account": message.account, "status": message.status})
-        return evicted
-
-    @mutation
-    def withdraw_message(self, tx: Change, message_id: str, evicted: Iterable[str] = ()
-                         ) -> None:
-        """Forget a message whose acceptance was refused after all, with its callbacks. Its
-        rows (none, when the journal refused them) and those of the messages it evicted
-        (they stay evicted) leave the journal with this unit."""
-        message = self._messages.pop(message_id, None)
-        if message is not None:
-            self._forget_callbacks(message.callback_ids)
-            self.events.publish("message.withdrawn", {"id": message_id,
-                                                      "account": message.account})
-        tx.dropped([message_id, *evicted])
-
-    def unique_id(self, make: Callable[[], str]) -> str:
-        """An id from ``make`` that no stored message has (retries on a collision)."""
-        with self._lock:
-            while True:
-                candidate = make()
-                if candidate not in self._messages:
-                    return candidate
-
-    def get_message(self, message_id: str) -> Message | None:
-        """The live message (for the backend); readers outside it use ``message_dict``."""
-        with self._lock:
-            if message_id == "latest":
-                return next(reversed(self._messages.values()), None)
-            return self._messages.get(message_id)
-
-    def latest(self, **filters: Any) -> Message | None:
-        """The newest message matching the filters (``latest`` in a path)."""
-        with self._lock:
-            for message in reversed(self._messages.values()):
-                if _matches(message, filters):
-                    return message
-        return None
-
-    def message_dict(self, message_id: str, dump: bool = False) -> dict[str, Any] | None:
-        with self._lock:
-            message = self.get_message(message_id)
-            if message is None:
-                return None
-            return message.dump() if dump else message.to_dict()
-
-    def raw_request(self, message_id: str) -> bytes | None:
-        """The request that created the message as received (bounded), if one was kept."""
-        with self._lock:
-            message = self.get_message(message_id)
-            return message.raw_request if message is not None and message.raw_request else None
-
-    def list_messages(self, **filters: Any) -> list[Message]:
-        """Newest first; filters: direction, account, number, status, interface."""
-        with self._lock:
-            items = list(reversed(self._messages.values()))
-        return [m for m in items if _matches(m, filters)]
-
-    def summaries(self, limit: int | None = None, **filters: Any
-                  ) -> tuple[int, list[dict[str, Any]]]:
-        """(how many match, the first ``limit`` summaries), newest first."""
-        with self._lock:
-            found = [m for m in reversed(self._messages.values()) if _matches(m, filters)]
-            shown = found if limit is None else found[:limit]
-            return len(found), [m.summary() for m in shown]
-
-    def part(self, message_id: str, index: int) -> Part | None:
-        with self._lock:
-            message = self.get_message(message_id)
-            if message is None or not 0 <= index < len(message.parts):
-                return None
-            return message.parts[index]
-
-    @mutation
-    def update_message(self, tx: Change, message_id: str, **changes: Any) -> Message | None:
-        """Set fields of a stored message (status, parts, ...); None if it is gone."""
-        message = self._messages.get(message_id)
-        if message is None:
-            return None
-        for key, value in changes.items():
-            setattr(message, key, value)
-        if "parts" in changes:
-            tx.parts(message)
-        tx.message(message)
-        return message
-
-    @mutation
-    def set_status_if(self, tx: Change, message_id: str, status: str, *,
-                      when: tuple[str, ...]) -> str | None:
-        """Set the status only if the current one is in ``when``, atomically; returns the
-        status it had (None: no such message)."""
-        message = self._messages.get(message_id)
-        if message is None:
-            return None
-        before = message.status
-        if before in when:
-            message.status = status
-            tx.message(message)
-        return before
-
-    @mutation
-    def add_warnings(self, tx: Change, message_id: str, warnings: Iterable[str]) -> None:
-        message = self._messages.get(message_id)
-        if message is not None:
-            message.warnings.extend(warnings)
-            tx.message(message)
-
-    @mutation
-    def bump_extra(self, tx: Change, message_id: str, key: str) -> None:
-        message = self._messages.get(message_id)
-        if message is not None:
-            message.extra[key] = message.extra.get(key, 0) + 1
-            tx.message(message)
-
-    @mutation
-    def record_message_fetch(self, tx: Change, message_id: str, record: dict[str, Any]
-                             ) -> None:
-        message = self._messages.get(message_id)
-        if message is not None:
-            message.extra.setdefault("fetches", []).append(record)
-            tx.message(message)
-
-    @mutation
-    def fill_part(self, tx: Change, message_id: str, index: int, data: bytes,
-                  content_type: str | None) -> None:
-        """A remote part's fetched bytes."""
-        message = self._messages.get(message_id)
-        if message is not None and 0 <= index < len(message.parts):
-            part = message.parts[index]
-            part.data = data
-            part.content_type = content_type or part.content_type
-            tx.parts(message, index)
-
-    @mutation
-    def add_report(self, tx: Change, message_id: str, report: Report,
-                   callbacks: list[Callback]) -> str | None:
-        """Record a report that became due, with the callbacks that carry it. A cancelled
-        message keeps its status (the report is recorded, not sent). Returns the message's
-        status before, or None if the message is gone (evicted, forgotten)."""
-        message = self._messages.get(message_id)
-        if message is None:
-            return None
-        before = message.status
-        if before == "Cancelled":
-            report.description = "not sent: the message was cancelled"
-        else:
-            message.status = report.status
-        message.reports.append(report)
-        if callbacks:
-            report.callback_id = callbacks[0].id
-        for callback in callbacks:
-            self._add_callback(callback, message)
-        tx.message(message)
-        tx.callbacks(callbacks, new=True)
-        return before
-
-    # --- callbacks --------------------------------------------------------------------------
-    @mutation
-    def add_callback(self, tx: Change, callback: Callback) -> bool:
-        """Keep a new callback (on its message, if stored); False if its message is gone."""
-        message = self._messages.get(callback.message_id)
-        if message is None:
-            callback.cancelled = True
-            return False
-        self._add_callback(callback, message)
-        tx.message(message)
-        tx.callbacks([callback], new=True)
-        return True
-
-    def _add_callback(self, callback: Callback, message: Message) -> None:
-        self._callbacks[callback.id] = callback
-        message.callback_ids.append(callback.id)
-
-    def _forget_callbacks(self, ids: Iterable[str]) -> None:
-        # Evicted with their message: the record goes, but a callback queued or under way is
-        # still sent and counted (the application is owed its report); it is not retried.
-        for callback_id in ids:
-            if self._callbacks.pop(callback_id, None) is not None:
-                self.evicted_callbacks += 1
-
-    @transient
-    def start_attempt(self, callback: Callback) -> bool:
-        """Mark the callback in flight; False when it was cancelled (reset, eviction, its
-        account deleted, its message cancelled) or already ended. Not kept: an attempt under
-        way at a crash is made again (docs/service.md)."""
-        with self._lock:
-            if callback.cancelled or callback.state in ("delivered", "failed"):
-                return False
-            callback.state = "in-flight"
-            return True
-
-    @mutation
-    def record_attempt(self, tx: Change, callback: Callback, attempt: Attempt, state: str,
-                       next_attempt_at: float | None) -> bool:
-        """Record an attempt and the callback's new state; False (nothing recorded) when the
-        callback was cancelled while the attempt was under way: the reset fence."""
-        if callback.cancelled:
-            return False
-        callback.attempt_count += 1
-        callback.attempts.append(attempt)
-        if len(callback.attempts) > self.max_attempts:
-            del callback.attempts[1]  # keep the first attempt and the latest ones
-            callback.attempts_dropped += 1
-        callback.state = state
-        callback.next_attempt_at = next_attempt_at
-        tx.callbacks([callback])
-        return True
-
-    @mutation
-    def end_callback(self, tx: Change, callback: Callback, state: str) -> bool:
-        """End a callback without another attempt (a retry due past the give-up time); False
-        when it was cancelled or had already ended."""
-        if callback.cancelled or callback.state in ("delivered", "failed"):
-            return False
-        callback.state = state
-        callback.next_attempt_at = None
-        tx.callbacks([callback])
-        return True
-
-    @mutation
-    def set_callback_state(self, tx: Change, callback: Callback, state: str,
-                           next_attempt_at: float | None = None) -> None:
-        callback.state = state
-        callback.next_attempt_at = next_attempt_at
-        tx.callbacks([callback])
-
-    @mutation
-    def cancel_callbacks(self, tx: Change, message_id: str) -> list[str]:
-        """Cancel a message's callbacks that have not ended (MM7 CancelReq)."""
-        message = self._messages.get(message_id)
-        ids = list(message.callback_ids) if message else []
-        cancelled = []
-        for callback_id in ids:
-            callback = self._callbacks.get(callback_id)
-            if callback is not None and callback.state not in ("delivered", "failed"):
-                callback.cancelled = True
-                callback.state = "cancelled"
-                callback.next_attempt_at = None
-                cancelled.append(callback_id)
-        tx.callbacks(self._callbacks[i] for i in cancelled)
-        return cancelled
-
-    def get_callback(self, callback_id: str) -> Callback | None:
-        with self._lock:
-            return self._callbacks.get(callback_id)
-
-    def callback_dict(self, callback_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            callback = self._callbacks.get(callback_id)
-            return callback.to_dict() if callback is not None else None
-
-    def callback_dicts(self, *, message_id: str | None = None, kind: str | None = None,
-                       state: str | None = None, account: str | None = None
-                       ) -> list[dict[str, Any]]:
-        """Snapshots of the matching callbacks, newest first."""
-        with self._lock:
-            if message_id:
-                message = self._messages.get(message_id)
-                ids = reversed(message.callback_ids) if message else []
-                items = [self._callbacks[i] for i in ids if i in self._callbacks]
-            else:
-                items = list(reversed(self._callbacks.values()))
-            return [c.to_dict() for c in items
-                    if (not kind or c.kind == kind) and (not state or c.state == state)
-                    and (not account or c.account == account)]
-
-    def message_callback_dicts(self, message_id: str) -> list[dict[str, Any]]:
-        """A message's callbacks in the order they were made."""
-        with self._lock:
-            message = self._messages.get(message_id)
-            ids = message.callback_ids if message else []
-            return [self._callbacks[i].to_dict() for i in ids if i in self._callbacks]
-
     # --- fetches ----------------------------------------------------------------------------
     @transient
     def record_fetch(self, record: dict[str, Any]) -> None:
@@ -514,17 +230,3 @@ class Store:
                     "max_messages": self.max_messages, "callbacks": len(self._callbacks),
                     "evicted_callbacks": self.evicted_callbacks,
                     "fetches": len(self._fetches), **self.events.stats()}
-
-
-def _matches(m: Message, f: dict[str, Any]) -> bool:
-    if f.get("direction") and m.direction != f["direction"]:
-        return False
-    if f.get("account") and m.account != f["account"]:
-        return False
-    if f.get("status") and m.status.lower() != str(f["status"]).lower():
-        return False
-    if f.get("interface") and m.interface != f["interface"]:
-        return False
-    number = f.get("number")
-    return (not number or number == m.source or number in m.destinations
-            or number in m.ccs or number in m.bccs)
