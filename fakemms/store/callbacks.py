@@ -3,33 +3,18 @@ cancelled, changed in units of change (a part of ``Store``)."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from fakemms.models import Attempt, Callback, Message
 from fakemms.store.change import Change, mutation, transient
-from fakemms.store.events import EventBus
+from fakemms.store.part import StorePart
 
 if TYPE_CHECKING:
-    from fakemms.persistence import SqliteJournal
+    pass
 
 
-class CallbackRecords:
-    _lock: threading.RLock
-    _messages: OrderedDict[str, Message]
-    _callbacks: OrderedDict[str, Callback]
-    events: EventBus
-    journal: SqliteJournal | None
-    max_messages: int
-    max_attempts: int
-    evicted: int
-    evicted_callbacks: int
-
-    if TYPE_CHECKING:
-        def change(self) -> AbstractContextManager[Change]: ...
+class CallbackRecords(StorePart):
 
     @mutation
     def add_callback(self, tx: Change, callback: Callback) -> bool:

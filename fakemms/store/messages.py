@@ -3,34 +3,19 @@ of change, read as snapshots (a part of ``Store``)."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from fakemms.models import Callback, Message, Part, Report
 from fakemms.store.change import Change, mutation
-from fakemms.store.events import EventBus
+from fakemms.store.part import StorePart
 
 if TYPE_CHECKING:
-    from fakemms.persistence import SqliteJournal
+    pass
 
 
-class MessageRecords:
-    _lock: threading.RLock
-    _messages: OrderedDict[str, Message]
-    _callbacks: OrderedDict[str, Callback]
-    events: EventBus
-    journal: SqliteJournal | None
-    max_messages: int
-    max_attempts: int
-    evicted: int
-    evicted_callbacks: int
-
-    if TYPE_CHECKING:
-        def change(self) -> AbstractContextManager[Change]: ...
-
+class MessageRecords(StorePart):
+    if TYPE_CHECKING:  # from CallbackRecords
         def _add_callback(self, callback: Callback, message: Message) -> None: ...
 
         def _forget_callbacks(self, ids: Iterable[str]) -> None: ...
