@@ -164,7 +164,9 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "threads": {"type": "integer", "minimum": 1},
-                "connection_limit": {"type": "integer", "minimum": 1},
+                # null: from the file-descriptor limit (fakemms.server.default_connection_limit)
+                "connection_limit": {"type": ["integer", "null"], "minimum": 1},
+                "min_rate": {"type": "number", "minimum": 0},
                 "idle_timeout": {"type": "number", "exclusiveMinimum": 0},
                 "request_timeout": {"type": "number", "exclusiveMinimum": 0},
                 "max_body": {"type": "integer", "minimum": 1},
@@ -196,7 +198,10 @@ SCHEMA: dict[str, Any] = {
 # The HTTP server's settings (fakemms.server.ServerThread keywords), the config's ``http:``.
 HTTP_DEFAULTS: dict[str, Any] = {
     "threads": 8,  # worker threads running the app (plus one per open event stream)
-    "connection_limit": 1000,  # open connections; more wait in the listen backlog
+    # open connections; at the limit the oldest idle keep-alive ones are closed to make room;
+    # None: the file-descriptor limit less headroom (fakemms.server.default_connection_limit)
+    "connection_limit": None,
+    "min_rate": 1024.0,  # bytes/s a request body must average once past its first 5 s
     "idle_timeout": 15.0,  # s without a byte in or out: idle keep-alive, stalled head or body
     "request_timeout": 30.0,  # s for a request's head and Content-Length body to arrive
     "max_body": 64 * 1024 * 1024,  # larger bodies: 413 from the server (the app's own 413,

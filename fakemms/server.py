@@ -6,8 +6,17 @@ parser, requests read asynchronously by one I/O thread (so idle and slow clients
 thread), large bodies spooled to disk, a fixed pool of worker threads. The wrapper adds:
 - framing guards waitress leaves open: Content-Length together with chunked, Transfer-Encoding
   on HTTP/1.0 and folded header lines are refused with 400 and the connection closed;
-- a deadline for a whole request to arrive (``request_timeout``), beside waitress's inactivity
-  timeout (``idle_timeout``);
+- a deadline for a whole request to arrive (``request_timeout``) and a minimum rate for its
+  body (``min_rate`` bytes/s once past its first ``MIN_RATE_GRACE`` seconds), beside
+  waitress's inactivity timeout (``idle_timeout``): a body read by the app too slowly is
+  answered 408, one still arriving in the I/O thread is closed;
+- at most half the worker threads reading bodies (the large ones and those behind
+  ``Expect: 100-continue`` are read by the app, see below); past that, the body is read by
+  the I/O thread first, as waitress does, so a few slow clients cannot take every thread;
+- at ``connection_limit`` the oldest idle keep-alive connections are closed to make room
+  (as nginx does), where waitress would stop accepting; the default limit follows the
+  file-descriptor limit (``default_connection_limit``);
+- a chunk size beyond ``max_body`` is answered 413 at once;
 - answers sent from the worker thread as soon as they are written, and the app's ``close()``
   (Flask's ``call_on_close``, which the fake takes as "answered": reports wait for it) only
   once the whole answer is in the socket: a delivery report never overtakes its 202;
@@ -16,6 +25,11 @@ thread), large bodies spooled to disk, a fixed pool of worker threads. The wrapp
 - one more worker thread for each open event stream (``text/event-stream``), so streams never
   take the threads that answer sends;
 - an access log unless ``quiet``; ``keep_alive=False`` answers every request with a close.
+
+It subclasses waitress's internals (``HTTPRequestParser``, ``ChunkedReceiver``, ``WSGITask``,
+``HTTPChannel``, ``TcpWSGIServer``, ``ThreadedTaskDispatcher`` and their attributes), so
+waitress is pinned to the one version this was written and tested against (pyproject.toml;
+``tests/test_server.py`` fails on another).
 """
 
 from __future__ import annotations
@@ -32,9 +46,11 @@ from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser, ParsingError
+from waitress.receiver import ChunkedReceiver
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher, WSGITask
-from waitress.utilities import Error
+from waitress.utilities import Error, RequestEntityTooLarge
+from werkzeug.exceptions import RequestTimeout
 
 from fakemms.config import HTTP_DEFAULTS as DEFAULTS
 from fakemms.logs import redact_target
@@ -44,6 +60,47 @@ LINGER_SECONDS = 2.0  # a closing connection reads (and drops) what still arrive
 MAX_HEAD = 64 * 1024  # request line and headers; more is answered 431
 _ANSWERED = "fakemms.answered"  # environ key: the app's close(), run once the answer is out
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+MIN_RATE_GRACE = 5.0  # s of a request before its body must average ``min_rate``
+WAITRESS_VERSION = "3.0.2"  # the version whose internals this module subclasses (pinned)
+
+
+class BodyTooSlow(RequestTimeout):
+    """The body did not arrive in time (the whole-request deadline, or below the minimum
+    rate): each interface answers 408 in its own format (RFC 9110, 15.5.9)."""
+
+
+class _Slots:
+    """How many bodies worker threads may read at once (half the pool)."""
+
+    def __init__(self, count: int) -> None:
+        self.free = count
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            if self.free <= 0:
+                return False
+            self.free -= 1
+            return True
+
+    def give(self) -> None:
+        with self.lock:
+            self.free += 1
+
+
+class _BoundedChunks(ChunkedReceiver):
+    """waitress's chunked body, refusing a chunk larger than the body may be at once (it
+    would otherwise wait for it until the connection idles out, answering nothing)."""
+
+    limit = 0
+
+    def received(self, s: bytes) -> int:
+        n: int = super().received(s)
+        if self.chunk_remainder >= self.limit and self.error is None:
+            self.error = RequestEntityTooLarge(f"a chunk of {self.chunk_remainder} bytes "
+                                               f"exceeds max_body of {self.limit}")
+            self.all_chunks_received = True
+        return n
 
 
 class _Quiet:
@@ -91,6 +148,7 @@ class _Request(HTTPRequestParser):
     deferred = 0  # body length the app reads from the socket (after a 100 Continue)
     wants_continue = False
     prefix = b""  # of that body, what arrived with the head
+    holds_slot = False  # a worker thread reads its body: one of ``_Slots`` taken
 
     def __init__(self, adj: Adjustments) -> None:
         super().__init__(adj)
@@ -106,8 +164,14 @@ class _Request(HTTPRequestParser):
             raise ParsingError("both Transfer-Encoding and Content-Length")
         if self.version == "1.0" and "TRANSFER_ENCODING" in headers:
             raise ParsingError("Transfer-Encoding in an HTTP/1.0 request")  # RFC 9112, 6.1
+        if isinstance(self.body_rcv, ChunkedReceiver):
+            bounded = _BoundedChunks(self.body_rcv.buf)
+            bounded.limit = self.adj.max_request_body_size
+            self.body_rcv = bounded
         if ((self.expect_continue or self.content_length > EAGER_BODY) and not self.chunked
-                and 0 < self.content_length < self.adj.max_request_body_size):
+                and 0 < self.content_length < self.adj.max_request_body_size
+                and self.adj.body_slots.take()):  # type: ignore[attr-defined]
+            self.holds_slot = True
             self.wants_continue = self.expect_continue
             self.expect_continue = False  # the app's first read sends the 100
             self.deferred = self.content_length
@@ -138,6 +202,11 @@ class _ContinueBody(io.RawIOBase):
         self.pending = request.prefix
         self.remaining = request.deferred - len(self.pending)
         self.continued = not request.wants_continue
+        self.started = request.started
+        self.got = len(self.pending)  # body bytes arrived
+        adj = task.channel.adj
+        self.deadline = request.started + adj.request_timeout
+        self.min_rate: float = adj.min_rate
 
     def readable(self) -> bool:
         return True
@@ -170,19 +239,33 @@ class _ContinueBody(io.RawIOBase):
             self.continued = True
             channel.write_soon(_CONTINUE)
             self.task.flush()
-        deadline = time.monotonic() + channel.adj.channel_timeout
         while True:
             try:
                 n = channel.socket.recv_into(view, min(len(view), self.remaining))
             except BlockingIOError:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([channel.socket], [], [], left)[0]:
-                    raise TimeoutError("request body stalled") from None
+                self._wait(channel.socket)
                 continue
             if n == 0:
                 raise ConnectionError("client closed before the body ended")
             self.remaining -= n
+            self.got += n
             return n
+
+    def _wait(self, sock: socket.socket) -> None:
+        """Until more of the body can be read, within the whole request's deadline and
+        never below the minimum rate once past the grace period: else ``BodyTooSlow``."""
+        while True:
+            now = time.monotonic()
+            if now >= self.deadline:
+                raise BodyTooSlow(f"the request did not arrive within {now - self.started:.0f} "
+                                  "s (http.request_timeout)")
+            elapsed = now - self.started
+            if self.min_rate and elapsed > MIN_RATE_GRACE and \
+                    self.got < self.min_rate * elapsed:
+                raise BodyTooSlow(f"the body arrived at {self.got / elapsed:.0f} bytes/s, "
+                                  f"below http.min_rate ({self.min_rate:g})")
+            if select.select([sock], [], [], min(0.5, self.deadline - now))[0]:
+                return
 
 
 class _Task(WSGITask):
@@ -231,6 +314,9 @@ class _Task(WSGITask):
             while not self.flush() and channel.connected and time.monotonic() < deadline:
                 select.select([], [channel.socket], [], 0.05)
         finally:
+            if self.request.holds_slot:
+                self.request.holds_slot = False
+                self.channel.adj.body_slots.give()  # type: ignore[attr-defined]
             environ = self.environ or {}
             answered = environ.pop(_ANSWERED, None)
             if answered is not None:
@@ -265,9 +351,10 @@ class _Channel(HTTPChannel):
     task_class = _Task
     streaming = False  # serving an event stream (stop() does not wait for it to end)
     lingering = 0.0  # monotonic deadline of the lingering close, once started
+    reclaimed = False  # an idle keep-alive connection closed to make room: no linger
 
     def handle_close(self) -> None:
-        if self.lingering or not self.connected or self.server.stopping:
+        if self.lingering or not self.connected or self.server.stopping or self.reclaimed:
             return super().handle_close()
         try:
             self.socket.shutdown(socket.SHUT_WR)
@@ -301,17 +388,40 @@ class _Server(TcpWSGIServer):
     quiet = True
     stopping = False
 
+    def readable(self) -> bool:
+        if self.accepting and len(self._map) >= self.adj.connection_limit:
+            self._reclaim(len(self._map) - self.adj.connection_limit + 1)
+        return bool(super().readable())
+
+    def _reclaim(self, wanted: int) -> None:
+        """Close the oldest idle keep-alive connections (no request under way or arriving,
+        no event stream), at least ``wanted`` and a twentieth of the limit at once, so a
+        client that keeps every connection it opens cannot stop the server accepting."""
+        idle = [ch for ch in self.active_channels.values()
+                if not ch.requests and ch.request is None and not ch.streaming
+                and not ch.lingering and not ch.will_close and ch.connected]
+        idle.sort(key=lambda ch: ch.last_activity)
+        for channel in idle[:max(wanted, self.adj.connection_limit // 20)]:
+            channel.reclaimed = True
+            channel.will_close = True  # closed by the loop's next pass (handle_write)
+
     def maintenance(self, now: float) -> None:
         super().maintenance(now)
         mono = time.monotonic()
         cutoff = mono - self.adj.request_timeout  # type: ignore[attr-defined]
+        min_rate: float = self.adj.min_rate  # type: ignore[attr-defined]
         for channel in list(self.active_channels.values()):
             if channel.lingering:
                 if channel.lingering < mono:
                     HTTPChannel.handle_close(channel)
                 continue
             request = channel.request  # the request still arriving, if any
-            if request is not None and request.started < cutoff and not request.completed:
+            if request is None or request.completed:
+                continue
+            elapsed = mono - request.started
+            arrived = len(request.header_plus or b"") + request.body_bytes_received
+            if request.started < cutoff or (min_rate and elapsed > MIN_RATE_GRACE
+                                             and arrived < min_rate * elapsed):
                 channel.will_close = True
 
 
@@ -332,18 +442,19 @@ class ServerThread:
 
     Settings (keywords; defaults and the config file's ``http:`` section in fakemms.config):
     ``threads`` worker threads run the app (one more per open event stream);
-    ``connection_limit`` open connections at most, more wait in the listen backlog;
-    ``idle_timeout`` seconds without traffic close a connection (idle keep-alive, stalled head
-    or body); ``request_timeout`` seconds for a request to arrive in full; ``max_body`` bytes
-    of request body, more are answered 413. ``keep_alive=False`` closes every connection after
-    its answer.
+    ``connection_limit`` open connections at most (None: ``default_connection_limit()``); at
+    the limit the oldest idle ones are closed to make room; ``idle_timeout`` seconds without
+    traffic close a connection (idle keep-alive, stalled head or body); ``request_timeout``
+    seconds for a request to arrive in full; ``min_rate`` bytes/s a body must average after
+    its first ``MIN_RATE_GRACE`` seconds (0: no minimum); ``max_body`` bytes of request body,
+    more are answered 413. ``keep_alive=False`` closes every connection after its answer.
     """
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, quiet: bool = True,
                  keep_alive: bool | None = None, *, threads: int | None = None,
                  connection_limit: int | None = None, idle_timeout: float | None = None,
                  request_timeout: float | None = None, max_body: int | None = None,
-                 backlog: int | None = None) -> None:
+                 backlog: int | None = None, min_rate: float | None = None) -> None:
         self.app = app
         self.host = host
         self.requested_port = port
@@ -351,8 +462,10 @@ class ServerThread:
         self.keep_alive = True if keep_alive is None else keep_alive
         given = {"threads": threads, "connection_limit": connection_limit,
                  "idle_timeout": idle_timeout, "request_timeout": request_timeout,
-                 "max_body": max_body, "backlog": backlog}
+                 "max_body": max_body, "backlog": backlog, "min_rate": min_rate}
         self.settings = {k: DEFAULTS[k] if v is None else v for k, v in given.items()}
+        if self.settings["connection_limit"] is None:
+            self.settings["connection_limit"] = default_connection_limit()
         self._server: _Server | None = None
         self._map: dict = {}
         self._thread: threading.Thread | None = None
@@ -373,6 +486,8 @@ class ServerThread:
             clear_untrusted_proxy_headers=False, log_socket_errors=False,
             expose_tracebacks=False)
         adj.request_timeout = s["request_timeout"]  # type: ignore[attr-defined]
+        adj.min_rate = float(s["min_rate"])  # type: ignore[attr-defined]
+        adj.body_slots = _Slots(max(1, s["threads"] // 2))  # type: ignore[attr-defined]
         adj.keep_alive = self.keep_alive  # type: ignore[attr-defined]
         adj.send_bytes = 1 << 16  # the task flushes once per write: head and body in one send
         self._map = {}
@@ -481,3 +596,31 @@ class ServerThread:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def default_connection_limit() -> int:
+    """Open connections the process can hold: the soft file-descriptor limit less headroom
+    for the rest (the state file, callbacks, remote fetches, logs): a tenth, at least 64."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return 1000
+    if soft == resource.RLIM_INFINITY or soft > 1 << 20:
+        soft = 1 << 20
+    return max(16, soft - max(64, soft // 10))
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft file-descriptor limit to the hard one (``fakemms serve`` and the image:
+    the in-process fixture leaves the test process's limits alone); the soft limit after."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return int(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    except (ImportError, OSError, ValueError):
+        return -1

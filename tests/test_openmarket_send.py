@@ -326,7 +326,7 @@ def test_body_over_50_mib_is_413_before_it_is_read(fake):
     headers, _, body = rest.partition(b"\r\n\r\n")
     assert re.search(rb"(?im)^X-Request-Id: 015-", headers)
     error = json.loads(body)["error"]
-    assert error["code"] == 15000 and "the limit is 50 MiB" in error["description"]
+    assert error["code"] == 15000 and "the limit here is 52428800 bytes" in error["description"]
 
 
 # --- unexpected failures: JSON 15000, never a bare 500 page --------------------------------------

@@ -353,14 +353,15 @@ def test_close_waits_until_the_whole_answer_is_handed_to_the_socket(serve):
 
 
 def test_settings_are_keywords_with_documented_defaults(serve):
-    from fakemms.server import DEFAULTS
+    from fakemms.server import DEFAULTS, default_connection_limit
 
     server = serve(threads=3, connection_limit=50, idle_timeout=2.5, request_timeout=4.0,
                    max_body=10)
     assert server.settings == {"threads": 3, "connection_limit": 50, "idle_timeout": 2.5,
                                "request_timeout": 4.0, "max_body": 10,
-                               "backlog": DEFAULTS["backlog"]}
-    assert serve().settings == DEFAULTS
+                               "backlog": DEFAULTS["backlog"], "min_rate": DEFAULTS["min_rate"]}
+    assert serve().settings == {**DEFAULTS, "connection_limit": default_connection_limit()}
+    assert DEFAULTS["connection_limit"] is None  # the default follows the fd limit
     out = raw(server, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n" + b"x" * 11)
     assert out.startswith(b"HTTP/1.1 413 ")
 

@@ -21,7 +21,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from fakemms.app import create_app
     from fakemms.config import load_config
     from fakemms.logs import configure, log_format
-    from fakemms.server import ServerThread
+    from fakemms.server import ServerThread, raise_fd_limit
 
     overrides: dict = {}
     if args.host:
@@ -36,6 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config = load_config(args.config, overrides=overrides, overrides_origin={
             "host": "--host", "port": "--port", "scenarios": "--scenario"})
         app = create_app(config)
+        raise_fd_limit()  # the default connection_limit follows it (docs/service.md)
         server = ServerThread(app, config["host"], config["port"], quiet=args.quiet,
                               **config["http"])
         server.start()
