@@ -82,6 +82,8 @@ class Dispatcher:
         self._threads: set[threading.Thread] = set()
         self._busy = 0  # callbacks queued or under way
         self._closing = False
+        # counters, read by stats(); lane threads and request threads change them, always
+        # under self._lock
         self.shed = 0  # callbacks refused because their lane's backlog was full
         self.dropped = 0  # retries not made: the callback was evicted with its message
         self.cancelled = 0  # queued callbacks not sent: reset, account deleted, MT cancelled
