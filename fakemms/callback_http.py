@@ -145,7 +145,7 @@ def _target(url: str) -> _Target:
     parsing, "/" for an empty path, escapes of unreserved characters unquoted."""
     parts = parse_url(url.lstrip())
     if parts.scheme is None or parts.host is None:
-        raise urllib3.exceptions.LocationValueError(f"not an http:// or https:// URL: {url}")
+        raise urllib3.exceptions.LocationValueError(f"no scheme or no host in {url!r}")
     url_auth = None
     if parts.auth and ":" in parts.auth:  # requests took both halves, or none
         user, _, password = parts.auth.partition(":")

@@ -1,15 +1,35 @@
-"""The callback transport builds the request requests built (the dispatcher sent callbacks with
-requests until it moved to urllib3): the request target (path, query, the legacy GET's params)
-and the headers in their order, byte for byte against ``requests.Session.prepare_request``."""
+"""The callback transport (``fakemms/callback_http.py``): it builds the request requests built
+(the dispatcher sent callbacks with requests until it moved to urllib3), the request target
+(path, query, the legacy GET's params) and the headers in their order, byte for byte against
+``requests.Session.prepare_request``; a lane keeps its connections; answers are read decoded
+and bounded."""
 
 from __future__ import annotations
 
+import gzip
+import io
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
 import requests
+import urllib3
+from callback_wire import WHEN
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from urllib3.exceptions import LocationParseError, LocationValueError
 
-from fakemms.callback_http import _target, request_headers, request_target
+from fakemms.app import create_app
+from fakemms.callback_http import (
+    ANSWER_LIMIT,
+    AnswerTimeout,
+    _target,
+    read_answer,
+    request_headers,
+    request_target,
+)
+from fakemms.models import Callback, Message
 from fakemms.protocols.legacy.encode import mo_query, report_query
 
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
@@ -105,14 +125,6 @@ def test_auth_written_in_the_url() -> None:
 def test_a_lane_keeps_its_connections_alive() -> None:
     """Callbacks to one destination reuse the lane's connections: at most ``workers`` of
     them (``callbacks.workers``), however many callbacks."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from callback_wire import WHEN
-
-    from fakemms.app import create_app
-    from fakemms.models import Callback, Message
-
     peers: set[tuple[str, int]] = set()
 
     class Handler(BaseHTTPRequestHandler):
@@ -153,3 +165,19 @@ def test_a_lane_keeps_its_connections_alive() -> None:
         backend.close()
         server.shutdown()
         server.server_close()
+
+
+def test_an_answer_is_read_decoded_and_up_to_the_limit() -> None:
+    """The answer is judged as sent before its Content-Encoding (requests asked for gzip
+    and deflate, so a receiver may use them), and at most ``ANSWER_LIMIT`` bytes of it."""
+    def answer(body: bytes, **headers: str) -> urllib3.HTTPResponse:
+        return urllib3.HTTPResponse(body=io.BytesIO(body), headers=headers, status=200,
+                                    preload_content=False)
+
+    soon = time.monotonic() + 10
+    xml = b"<DeliverRsp>" + b"x" * 100_000 + b"</DeliverRsp>"
+    assert read_answer(answer(gzip.compress(xml), **{"Content-Encoding": "gzip"}), soon) == xml
+    endless = b"y" * (ANSWER_LIMIT + 300_000)
+    assert read_answer(answer(endless), soon) == endless[:ANSWER_LIMIT]
+    with pytest.raises(AnswerTimeout):
+        read_answer(answer(b"late"), time.monotonic() - 1)
