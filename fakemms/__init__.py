@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from fakemms.version import __version__
 
 __all__ = ["Client", "__version__", "create_app"]
 

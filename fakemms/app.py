@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import IO, Any
 
-from flask import Flask, Request, Response, current_app, jsonify, request
+from flask import Flask, Request, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from fakemms.backend import Backend
@@ -35,11 +35,6 @@ class FakeMmsApp(Flask):
         self.extensions["fakemms"].close(timeout)
 
 
-def backend() -> Backend:
-    """The running app's backend: the one accessor every blueprint uses."""
-    return current_app.extensions["fakemms"]
-
-
 def create_app(config: Config | Mapping[str, Any] | None = None) -> FakeMmsApp:
     """Build the fake. ``config``: a loaded Config, a mapping of settings (environment
     ignored, for tests), or None for the embedded defaults, $FAKEMMS_CONFIG and FAKEMMS_*."""
@@ -49,7 +44,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> FakeMmsApp:
         config = load_config(overrides=config, env={})
     app = FakeMmsApp(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    app.json.sort_keys = False  # keep the provider's field order on the wire
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # the provider's field order
     app.extensions["fakemms"] = Backend(config)
 
     from fakemms.control import bp as control_bp
@@ -81,7 +76,7 @@ def _refuse_a_body_too_large() -> None:
                                     f"{MAX_BODY // (1024 * 1024)} MiB ({MAX_BODY} bytes)")
 
 
-def _routing_error(error: HTTPException) -> Response | HTTPException:
+def _routing_error(error: HTTPException) -> tuple[Response, int] | HTTPException:
     """Unrouted paths under the control API answer JSON like the rest of it."""
     if request.path.startswith("/_fakemms/api"):
         status = error.code or 500

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flask import current_app
+
 from fakemms import errors, outbound
 from fakemms.callbacks import Dispatcher
 from fakemms.clock import Clock
@@ -90,7 +92,7 @@ class Backend:
         self.accounts = AccountService(self.core)
         self._lock = threading.RLock()
         if loaded is None:
-            self.scenarios.set(scenarios)
+            self.scenarios.replace(scenarios)
         else:
             restore(self.core, loaded, scenarios, reports=self.reports,
                     scenario_service=self.scenarios)
@@ -153,9 +155,12 @@ class Backend:
         this returns, so a test can assert right after."""
         self.content.wait()
         self.dispatcher.wait_idle()  # attempts under way schedule their retries first
-        fired = self.scheduler.advance(seconds, settle=self.dispatcher.wait_idle)
+        fired = self.scheduler.advance(seconds, settle=self._settle)
         self.store.events.publish("clock", self.clock.describe())
         return fired
+
+    def _settle(self) -> None:
+        self.dispatcher.wait_idle()
 
     def reset(self) -> None:
         """Forget messages, callbacks, counters and pending jobs (attempts under way are
@@ -183,3 +188,9 @@ class Backend:
                 "scenarios": [s.name for s in self.engine.scenarios], **self.store.stats(),
                 **self.scheduler.stats(), **self.dispatcher.stats(),
                 "persistence": self.store.durability()}
+
+
+def backend() -> Backend:
+    """The running app's backend: the one accessor every blueprint uses (below the views,
+    so they import down, not up to the app factory)."""
+    return current_app.extensions["fakemms"]

@@ -13,6 +13,7 @@ Rules (openmarket-mms-receive.txt, provider-notes.md): success is what each prot
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import deque
@@ -118,8 +119,9 @@ class Dispatcher:
 
     def _schedule(self, callback: Callback, at: float) -> None:
         # the job holds the callback's id: a forgotten callback is not kept alive by it
-        self.scheduler.at(at, lambda cid=callback.id: self.due(cid), f"callback {callback.id}",
-                          key=callback.message_id, account=callback.account)
+        self.scheduler.at(at, functools.partial(self.due, callback.id),
+                          f"callback {callback.id}", key=callback.message_id,
+                          account=callback.account)
 
     def due(self, callback_id: str) -> None:
         """A callback's (re)attempt is due: queue it, if it is still kept."""

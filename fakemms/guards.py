@@ -94,17 +94,10 @@ class Guards:
         if account.closed:
             raise AccountClosed()
         now = self.clock.now()
-        rule = None
-        if account.tps is not None:
-            rate = float(account.tps)
-
-            def rule(bucket: tuple[float, float] | None) -> tuple[bool, tuple[float, float]]:
-                return _take_token(bucket, rate, now)
-
         refused = self.store.quotas.reserve(
             account.username, _periods(now), max_per_day=account.max_per_day,
             max_per_month=account.max_per_month, prepaid_credit=account.prepaid_credit,
-            take_token=rule)
+            tps=None if account.tps is None else float(account.tps), now=now)
         if refused == "tps":
             limit = f"tps {account.tps:g}/s for account {account.username}"
             if self.clock.paused:
@@ -127,23 +120,6 @@ def _limit_detail(refused: str, account: Account) -> str:
              "month": f"max_per_month {account.max_per_month}",
              "credit": f"prepaid_credit {account.prepaid_credit}"}[refused]
     return f"{limit} for account {account.username}"
-
-
-def _take_token(bucket: tuple[float, float] | None, rate: float,
-                now: float) -> tuple[bool, tuple[float, float]]:
-    """Token bucket: capacity max(tps, 1), refilled at tps tokens a second of clock time."""
-    capacity = max(rate, 1.0)
-    tokens, stamp = bucket if bucket is not None else (capacity, now)
-    tokens = min(capacity, tokens + max(0.0, now - stamp) * rate)
-    # ``now`` was read before the store's lock: a thread preempted in between arrives with an
-    # older reading than the stamp. The stamp never moves back, or the next request would be
-    # credited the same interval twice (more than ``tps`` a second under concurrency).
-    stamp = max(stamp, now)
-    # A virtual clock near 1.7e9 s moves in steps of ~2.4e-7 s, so advancing by exactly
-    # 1/tps may refill 0.9999998 tokens; a microsecond of refill is close enough to whole.
-    if tokens < 1.0 - rate * 1e-6:
-        return False, (tokens, stamp)
-    return True, (tokens - 1.0, stamp)
 
 
 def _periods(now: float) -> tuple[str, str]:

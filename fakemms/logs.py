@@ -94,4 +94,4 @@ def configure(fmt: str, stream: TextIO | None = None) -> None:
     root.setLevel(logging.INFO)
     logging.captureWarnings(True)
     logging.raiseExceptions = False  # a failing handler must not write to stderr: it is this
-    sys.stderr = LineLogger(logging.getLogger("fakemms.server"))  # type: ignore[assignment]
+    sys.stderr = LineLogger(logging.getLogger("fakemms.server"))

@@ -86,6 +86,7 @@ class SqliteJournal:
         self.failure: str | None = None  # why the file takes no writes now (health)
         self._last_failed_bytes = 0
         self._recovery: threading.Thread | None = None
+        self._recovering = False  # a recovery thread is at work (changed under _lock)
         self._closed = threading.Event()
         self._conn: sqlite3.Connection | None = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None, timeout=1.0)
@@ -111,7 +112,7 @@ class SqliteJournal:
 
     def _max(self, table: str) -> int:
         assert self._conn is not None
-        return self._conn.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {table}").fetchone()[0]
+        return int(self._conn.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {table}").fetchone()[0])
 
     # --- writing ----------------------------------------------------------------------------
     def apply(self, ops: Iterable[Op], *, strict: bool = False) -> None:
@@ -137,6 +138,11 @@ class SqliteJournal:
             self._outstanding.add(self._queued)
             self._mine().append(self._queued)
 
+    def _held(self) -> int:
+        """How deep this thread is in ``held`` blocks."""
+        held: int = getattr(self._local, "held", 0)
+        return held
+
     def _mine(self) -> list[int]:
         """This thread's tickets not yet known committed."""
         mine = getattr(self._local, "tickets", None)
@@ -155,7 +161,7 @@ class SqliteJournal:
         file takes writes again (a report, an attempt: done anyway, written late). A no-op
         once closed: an attempt still under way at shutdown has nowhere to go."""
         mine = self._mine()
-        if not mine or getattr(self._local, "held", 0):
+        if not mine or self._held():
             return
         with self._lock:
             with self._queue_lock:
@@ -233,7 +239,8 @@ class SqliteJournal:
             self.failure = reason
             log.error("persistence failing: %s; sends are refused until it writes again "
                       "(docs/service.md#durable-state)", reason)
-        if self._recovery is None or not self._recovery.is_alive():
+        if not self._recovering:  # under _lock, as the thread's decision to end is
+            self._recovering = True
             self._recovery = threading.Thread(target=self._recover, name="fakemms-journal",
                                               daemon=True)
             self._recovery.start()
@@ -251,6 +258,7 @@ class SqliteJournal:
         while not self._closed.wait(RECOVERY_INTERVAL):
             with self._lock:
                 if self.failure is None or self._closed.is_set():
+                    self._recovering = False
                     return
                 try:
                     self._reopen_if_removed()

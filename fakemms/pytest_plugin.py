@@ -182,10 +182,10 @@ def fakemms(request: pytest.FixtureRequest, fakemms_server: FakeMmsServer,
     server = fakemms_server
     marker = request.node.get_closest_marker("fakemms")
     options = _marker_options(marker)
+    backend: Any = server.backend  # None on a shared server
     if server.external:
         client = _namespace_client(server, request, fakemms_account_template)
     else:
-        backend = server.backend
         backend.reset()
         saved_accounts = {a.username: a for a in backend.store.accounts()}
         client = server.client
@@ -203,7 +203,7 @@ def fakemms(request: pytest.FixtureRequest, fakemms_server: FakeMmsServer,
                 errors.append(exc)
         if server.external:
             try:
-                server.client.delete_account(client.account)
+                server.client.delete_account(client.account or "")
             except Exception as exc:
                 errors.append(exc)
         else:

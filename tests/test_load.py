@@ -33,7 +33,7 @@ from loadgen import (
 from fakemms.clock import Clock
 from fakemms.config import account_from_dict
 from fakemms.errors import TpsExceeded
-from fakemms.guards import Guards, _take_token
+from fakemms.guards import Guards
 from fakemms.store import Store
 from fakemms.testing import AppReceiver
 
@@ -144,13 +144,12 @@ def test_tps_and_account_limits_exact_under_concurrency(receiver):
 def test_a_stale_clock_reading_never_credits_time_twice():
     """A request thread reads the clock, is preempted, and reserves after another thread that
     read it later: the bucket's stamp must not move back, or the next request is credited the
-    same interval a second time (found under load: guards.py ``_take_token``)."""
+    same interval a second time (found under load: ``quotas.take_token``)."""
     store, rate = Store(), 20.0
 
     def reserve(at: float) -> str | None:
-        return store.quotas.reserve("a", ("day:x", "month:x"), max_per_day=None, max_per_month=None,
-                             prepaid_credit=None,
-                             take_token=lambda bucket: _take_token(bucket, rate, at))
+        return store.quotas.reserve("a", ("day:x", "month:x"), max_per_day=None,
+                                    max_per_month=None, prepaid_credit=None, tps=rate, now=at)
 
     t = time.time()
     for _ in range(20):  # empty the bucket (capacity 20) at t

@@ -291,8 +291,13 @@ def test_a_full_tmpfs_loses_no_accepted_message_across_kill_9(tmp_path, tmpfs, r
         assert sorted(m["id"] for m in listed["messages"]) == sorted(accepted)
         filler.unlink()
         start = time.monotonic()
-        until(lambda: requests.get(server.url + "/_fakemms/health",
-                                   timeout=5).status_code == 200, 6, "healthy again")
+        try:
+            until(lambda: requests.get(server.url + "/_fakemms/health",
+                                       timeout=5).status_code == 200, 6, "healthy again")
+        except AssertionError as exc:
+            server.proc.kill()
+            log = server.proc.communicate(timeout=10)[1].decode(errors="replace")
+            raise AssertionError(f"{exc}; the server said:\n{log[-4000:]}") from None
         assert time.monotonic() - start < 5
         server.kill()
         # restart on a copy, on a disk with room: every 202 is there

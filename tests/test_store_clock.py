@@ -77,16 +77,16 @@ def test_reset_forgets_messages_and_counters_but_keeps_accounts():
     store.add_message(msg("1"))
     store.add_message(msg("2"))
     assert store.quotas.reserve("acme", ("day:2030-01-01", "month:2030-01"), max_per_day=None,
-                         max_per_month=None, prepaid_credit=None,
-                         take_token=lambda b: (True, (0.0, 1.0))) is None
+                                max_per_month=None, prepaid_credit=None, tps=1.0,
+                                now=1.0) is None
     assert store.dump()["credit_used"] == {"acme": 1}
     store.reset()
     assert store.list_messages() == [] and store.evicted == 0
     dump = store.dump()
     assert dump["usage"] == {} and dump["credit_used"] == {}
     assert store.quotas.reserve("acme", ("day:2030-01-01", "month:2030-01"), max_per_day=None,
-                         max_per_month=None, prepaid_credit=None,
-                         take_token=lambda b: (b is None, (0.0, 1.0))) is None  # bucket gone
+                                max_per_month=None, prepaid_credit=None, tps=1.0,
+                                now=1.0) is None  # the bucket (empty at 1.0) is gone
     assert store.account("acme") is not None
 
 

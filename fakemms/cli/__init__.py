@@ -12,7 +12,7 @@ __all__ = ["build_parser", "main", "served_url"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fakemms import __version__
+    from fakemms.version import __version__
 
     # the module docstring, without its reStructuredText quoting
     parser = argparse.ArgumentParser(prog="fakemms", description=__doc__.replace("``", ""))

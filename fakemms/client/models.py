@@ -251,7 +251,8 @@ class ClockState:
 
     @property
     def datetime(self) -> datetime:
-        return parse_time(self.iso) if self.iso else datetime.fromtimestamp(self.now)
+        parsed = parse_time(self.iso) if self.iso else None
+        return parsed or datetime.fromtimestamp(self.now)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClockState:

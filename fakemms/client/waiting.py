@@ -32,6 +32,22 @@ class Waiting:
     account: str | None
     transport: Transport
 
+    if TYPE_CHECKING:  # what the helpers use of ``Client``
+        def _account(self, account: Any) -> str | None: ...
+
+        def get_message(self, message_id: str = "latest") -> Message: ...
+
+        def list_messages(self, *, direction: str | None = None, account: Any = UNSET,
+                          number: str | None = None, status: str | None = None,
+                          interface: str | None = None, limit: int | None = None
+                          ) -> list[MessageSummary]: ...
+
+        def get_callback(self, callback_id: str) -> Callback: ...
+
+        def list_callbacks(self, *, message_id: str | None = None, kind: str | None = None,
+                           state: str | None = None, account: Any = UNSET
+                           ) -> list[Callback]: ...
+
     # --- waiting ----------------------------------------------------------------------------
     def _wait(self, what: str, check: Callable[[], T | None], triggers: frozenset[str],
               timeout: float, misses: Callable[[], str]) -> T:
@@ -239,7 +255,7 @@ class Waiting:
         """No message matches the filters now (and, with ``within`` seconds, none arrives
         in that time: watched on the event stream)."""
         __tracebackhide__ = True  # a failing test shows the message, not this
-        filters = {"direction": direction, "account": self._account(account),
+        filters: dict[str, Any] = {"direction": direction, "account": self._account(account),
                    "number": number, "status": status, "interface": interface}
 
         def check() -> list[MessageSummary] | None:

@@ -7,9 +7,10 @@ from typing import Any
 from flask import Response, jsonify
 
 from fakemms import errors
-from fakemms.app import backend
+from fakemms.backend import backend
 from fakemms.config import account_problems
-from fakemms.control.openapi import JSON, operation, query
+from fakemms.control.openapi import operation, query
+from fakemms.control.operation import JSON
 from fakemms.control.validate import refuse
 from fakemms.models import Account
 

@@ -16,7 +16,7 @@ import hmac
 
 from flask import Request, Response, jsonify, request
 
-from fakemms.app import backend
+from fakemms.backend import backend
 from fakemms.control.blueprint import bp
 
 API_PREFIX = "/_fakemms/api"

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, jsonify
 
 from fakemms import errors
-from fakemms.app import backend
+from fakemms.backend import backend
 from fakemms.control.messages import ID, message_dict
 from fakemms.control.openapi import operation, query
 from fakemms.control.schemas import CALLBACK_STATES

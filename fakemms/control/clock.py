@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from fakemms.app import backend
+from fakemms.backend import backend
 from fakemms.control.openapi import operation
 from fakemms.control.validate import duration
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Response, request
 
-from fakemms.app import backend
+from fakemms.backend import backend
 from fakemms.control.openapi import operation, query
 from fakemms.store import CLOSED
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
-from fakemms.app import backend
+from fakemms.backend import backend
 from fakemms.control.openapi import operation
 
 

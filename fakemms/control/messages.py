@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, jsonify
 
 from fakemms import errors
-from fakemms.app import backend
+from fakemms.backend import backend
 from fakemms.control.openapi import operation, query
 from fakemms.control.schemas import INTERFACES
 from fakemms.filenames import content_disposition, download_name, header_value

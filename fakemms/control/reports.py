@@ -6,14 +6,14 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from fakemms.app import backend
+from fakemms.backend import backend
 from fakemms.control.messages import ID
 from fakemms.control.openapi import operation
 from fakemms.control.validate import duration
 
 
 @operation("POST", "/api/messages/<id>/reports", path_params=ID, body="ReportIn",
-           answer="ReportSent", status=201, answers={"202": "ReportScheduled"})
+           answer="ReportSent", status=201, answers={202: "ReportScheduled"})
 def send_report(id: str, body: dict[str, Any]) -> tuple[Response, int]:
     """Send a delivery report now (201), or after a delay on the clock (202); its DLR
     callback follows

@@ -7,14 +7,15 @@ from typing import Any
 from flask import Response, jsonify
 
 from fakemms import errors
-from fakemms.app import backend
-from fakemms.control.openapi import JSON, operation
+from fakemms.backend import backend
+from fakemms.control.openapi import operation
+from fakemms.control.operation import JSON
 from fakemms.control.validate import refuse
 from fakemms.scenario import Scenario
 from fakemms.scenario.loader import scenario_from_dict
 
 YAML = "application/yaml"
-BODY = {"body": "ScenariosIn", "body_types": (YAML, JSON)}
+BODY: dict[str, Any] = {"body": "ScenariosIn", "body_types": (YAML, JSON)}
 
 
 def _scenarios(body: Any) -> list[Scenario]:
@@ -45,7 +46,7 @@ def list_scenarios() -> Response:
 @operation("PUT", "/api/scenarios", answer="ScenarioList", body_required=False, **BODY)
 def replace_scenarios(body: Any) -> Response:
     """Replace the loaded scenarios (an empty body unloads them all)"""
-    backend().scenarios.set(_scenarios(body))
+    backend().scenarios.replace(_scenarios(body))
     return jsonify(_listing())
 
 
@@ -65,7 +66,7 @@ def add_scenario(body: Any) -> tuple[Response, int]:
 @operation("DELETE", "/api/scenarios", answer="ScenarioList")
 def clear_scenarios() -> Response:
     """Unload every scenario"""
-    backend().scenarios.set([])
+    backend().scenarios.replace([])
     return jsonify(_listing())
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from fakemms.app import backend
+from fakemms.backend import backend
 from fakemms.control.accounts import REVEAL
 from fakemms.control.openapi import openapi_document, operation
 from fakemms.models import mask_passwords

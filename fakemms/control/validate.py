@@ -24,7 +24,7 @@ from fakemms.scenario import parse_duration
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
-    from fakemms.control.openapi import Operation
+    from fakemms.control.operation import Operation
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")

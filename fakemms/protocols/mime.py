@@ -191,7 +191,7 @@ def _headers(chunk: bytes, limits: MimeLimits = DEFAULT_LIMITS
     head = chunk[:pos]
     msg = BytesHeaderParser(policy=_POLICY).parsebytes(head)
     # the lines it took for content, as it holds them (get_payload() would decode them)
-    leftover = msg._payload  # noqa: SLF001
+    leftover = msg._payload  # type: ignore[attr-defined]  # noqa: SLF001
     rest = leftover.encode("ascii", "surrogateescape") if isinstance(leftover, str) else b""
     return list(msg.items()), rest, pos
 

@@ -3,6 +3,7 @@ when due: recorded on the message, then sent to the MT configuration's DLR URL."
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fakemms import errors, outbound
@@ -25,7 +26,7 @@ class ReportService:
                 self.fire(message_id, plan, sync=True)
             else:
                 core.scheduler.at(message.created_at + plan.offset,
-                                  lambda p=plan: self.fire(message_id, p),
+                                  functools.partial(self._fire_due, message_id, plan),
                                   f"report {plan.status} for {message_id}",
                                   key=message_id, account=account,
                                   record=report_record(message_id, plan) if durable else None)
@@ -70,6 +71,10 @@ class ReportService:
                 core.dispatcher.submit(callback)
         return report
 
+    def _fire_due(self, message_id: str, plan: ReportPlan) -> None:
+        """A scheduled report's job."""
+        self.fire(message_id, plan)
+
     def send(self, message_id: str, *, status: str, outcome_id: int | None = None,
              description: str | None = None, user_agent: str | None = None,
              after: float = 0.0) -> dict[str, Any]:
@@ -89,7 +94,7 @@ class ReportService:
         message.answered.set()
         message_id = message.id
         if after > 0:
-            core.scheduler.after(after, lambda: self.fire(message_id, plan),
+            core.scheduler.after(after, functools.partial(self._fire_due, message_id, plan),
                                  f"report {status} for {message_id}", key=message_id,
                                  account=message.account,
                                  record=report_record(message_id, plan))

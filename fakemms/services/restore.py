@@ -5,6 +5,7 @@ the file arm their MO scripts from now."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import TYPE_CHECKING
 
@@ -44,7 +45,7 @@ def restore(core: Core, loaded: Loaded, scenarios: list[Scenario], *,
         callback.state = "retrying" if callback.attempt_count else "pending"
         jobs.append(Job(callback.next_attempt_at or callback.created_at, next(seq),
                         f"callback {callback.id}",
-                        lambda cid=callback.id: core.dispatcher.due(cid),
+                        functools.partial(core.dispatcher.due, callback.id),
                         callback.message_id, callback.account))
     core.store.drop_jobs(seqs=gone)
     core.scheduler.restore(jobs)  # first: new jobs number after the kept ones
@@ -59,7 +60,8 @@ def _rearm(core: Core, stored: StoredJob, reports: ReportService,
     if stored.kind == "report" and core.store.get_message(p["message_id"]) is not None:
         plan, mid = ReportPlan(**p["plan"]), p["message_id"]
         return Job(stored.due, stored.seq, f"report {plan.status} for {mid}",
-                   lambda: reports.fire(mid, plan), stored.key, stored.account, record=record)
+                   functools.partial(reports._fire_due, mid, plan), stored.key, stored.account,
+                   record=record)
     if stored.kind == "mo":
         scenario = next((s for s in core.engine.scenarios if s.name == p["scenario"]), None)
         scripts = scenario.mo if scenario is not None else []

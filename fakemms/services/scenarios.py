@@ -3,6 +3,7 @@ its scripts from now; unloading or replacing it cancels the MOs still scheduled.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 
@@ -27,7 +28,7 @@ class ScenarioService:
         with self._lock:
             return list(self.core.engine.scenarios)
 
-    def set(self, scenarios: list[Scenario]) -> None:
+    def replace(self, scenarios: list[Scenario]) -> None:
         """Replace every loaded scenario (their MOs still scheduled with them)."""
         core = self.core
         with self._lock:
@@ -81,7 +82,7 @@ class ScenarioService:
             for index, script in enumerate(scenario.mo):
                 for n in range(script.count):
                     due = start + script.at + n * (script.every or 0)
-                    core.scheduler.at(due, lambda s=script, sc=scenario: self.run(s, sc),
+                    core.scheduler.at(due, functools.partial(self.run, script, scenario),
                                       f"mo {script.name} #{n + 1}", account=script.account,
                                       key=scenario_key(scenario.name),
                                       record=("mo", {"scenario": scenario.name, "script": index,

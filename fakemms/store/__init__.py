@@ -9,8 +9,8 @@ resettable, dumpable; optionally durable. Split by kind of state:
 
 from fakemms.store.change import Change, mutation, transient
 from fakemms.store.events import CLOSED, SUBSCRIBER_BACKLOG, EventBus
-from fakemms.store.quotas import Quotas, TokenRule
+from fakemms.store.quotas import Quotas, take_token
 from fakemms.store.records import MAX_ATTEMPTS, MAX_FETCHES, Store
 
 __all__ = ["CLOSED", "MAX_ATTEMPTS", "MAX_FETCHES", "SUBSCRIBER_BACKLOG", "Change", "EventBus",
-           "Quotas", "Store", "TokenRule", "mutation", "transient"]
+           "Quotas", "Store", "mutation", "take_token", "transient"]

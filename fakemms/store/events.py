@@ -19,7 +19,7 @@ CLOSED = {"type": "closed"}  # put on every subscription when the bus closes
 class EventBus:
     def __init__(self, max_events: int = 1_000) -> None:
         self._lock = threading.Lock()
-        self._subscribers: list[queue.Queue] = []
+        self._subscribers: list[queue.Queue[dict[str, Any]]] = []
         self._seq = 0  # never reset: a client resuming with ?since= misses nothing
         self._events: deque[dict[str, Any]] = deque(maxlen=max_events)
 
@@ -35,16 +35,17 @@ class EventBus:
                 _offer(q, CLOSED, force=True)
         return event
 
-    def subscribe(self, since: int | None = None) -> tuple[queue.Queue, list[dict[str, Any]]]:
+    def subscribe(self, since: int | None = None
+                  ) -> tuple[queue.Queue[dict[str, Any]], list[dict[str, Any]]]:
         """A subscription and the buffered events after ``since`` (none when None), taken
         together so no event falls between them."""
-        q: queue.Queue = queue.Queue(maxsize=SUBSCRIBER_BACKLOG)
+        q: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=SUBSCRIBER_BACKLOG)
         with self._lock:
             self._subscribers.append(q)
             backlog = [e for e in self._events if since is not None and e["seq"] > since]
         return q, backlog
 
-    def unsubscribe(self, q: queue.Queue) -> None:
+    def unsubscribe(self, q: queue.Queue[dict[str, Any]]) -> None:
         with self._lock:
             if q in self._subscribers:
                 self._subscribers.remove(q)
@@ -76,7 +77,7 @@ class EventBus:
             _offer(q, CLOSED)
 
 
-def _offer(q: queue.Queue, item: dict[str, Any], force: bool = False) -> bool:
+def _offer(q: queue.Queue[dict[str, Any]], item: dict[str, Any], force: bool = False) -> bool:
     try:
         q.put_nowait(item)
         return True

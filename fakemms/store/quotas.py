@@ -5,10 +5,7 @@ counts, changed atomically. Not kept by a journal (docs/service.md, "Not kept").
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-
-# A TPS rule: the account's bucket (tokens, stamp) or None -> (taken, the bucket to keep)
-TokenRule = Callable[[tuple[float, float] | None], tuple[bool, tuple[float, float]]]
+from typing import Any
 
 
 class Quotas:
@@ -32,10 +29,12 @@ class Quotas:
 
     def reserve(self, username: str, periods: tuple[str, str], *,
                 max_per_day: int | None, max_per_month: int | None,
-                prepaid_credit: int | None, take_token: TokenRule | None = None) -> str | None:
-        """Count one message against the account's limits, atomically. ``take_token`` gets
-        the account's TPS bucket (None at first) and returns (taken, the bucket to keep).
-        Returns what refused the message ("day", "month", "credit", "tps"), or None."""
+                prepaid_credit: int | None, tps: float | None = None, now: float = 0.0
+                ) -> str | None:
+        """Count one message against the account's limits, atomically: ``tps`` messages a
+        second (a token bucket, read at clock time ``now``), the day's and month's counts,
+        the prepaid credit. Returns what refused the message ("day", "month", "credit",
+        "tps"), or None."""
         day, month = periods
         with self._lock:
             usage = self._usage.setdefault(username, {})
@@ -46,8 +45,8 @@ class Quotas:
             used = self._credit_used.get(username, 0)
             if prepaid_credit is not None and used >= prepaid_credit:
                 return "credit"
-            if take_token is not None:
-                taken, bucket = take_token(self._buckets.get(username))
+            if tps is not None:
+                taken, bucket = take_token(self._buckets.get(username), tps, now)
                 self._buckets[username] = bucket
                 if not taken:
                     return "tps"
@@ -68,7 +67,24 @@ class Quotas:
             if used > 0:
                 self._credit_used[username] = used - 1
 
-    def dump(self) -> dict[str, dict]:
+    def dump(self) -> dict[str, dict[str, Any]]:
         with self._lock:
             return {"usage": {k: dict(v) for k, v in self._usage.items()},
                     "credit_used": dict(self._credit_used)}
+
+
+def take_token(bucket: tuple[float, float] | None, rate: float,
+               now: float) -> tuple[bool, tuple[float, float]]:
+    """Token bucket: capacity max(tps, 1), refilled at tps tokens a second of clock time."""
+    capacity = max(rate, 1.0)
+    tokens, stamp = bucket if bucket is not None else (capacity, now)
+    tokens = min(capacity, tokens + max(0.0, now - stamp) * rate)
+    # ``now`` was read before the quotas' lock: a thread preempted in between arrives with an
+    # older reading than the stamp. The stamp never moves back, or the next request would be
+    # credited the same interval twice (more than ``tps`` a second under concurrency).
+    stamp = max(stamp, now)
+    # A virtual clock near 1.7e9 s moves in steps of ~2.4e-7 s, so advancing by exactly
+    # 1/tps may refill 0.9999998 tokens; a microsecond of refill is close enough to whole.
+    if tokens < 1.0 - rate * 1e-6:
+        return False, (tokens, stamp)
+    return True, (tokens - 1.0, stamp)

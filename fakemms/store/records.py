@@ -79,7 +79,7 @@ class Store:
     def _empty(self) -> None:
         self._messages: OrderedDict[str, Message] = OrderedDict()
         self._callbacks: OrderedDict[str, Callback] = OrderedDict()
-        self._fetches: deque[dict] = deque(maxlen=self.max_fetches)
+        self._fetches: deque[dict[str, Any]] = deque(maxlen=self.max_fetches)
         self.evicted = 0
         self.evicted_callbacks = 0
 
@@ -225,7 +225,8 @@ class Store:
             items = list(reversed(self._messages.values()))
         return [m for m in items if _matches(m, filters)]
 
-    def summaries(self, limit: int | None = None, **filters: Any) -> tuple[int, list[dict]]:
+    def summaries(self, limit: int | None = None, **filters: Any
+                  ) -> tuple[int, list[dict[str, Any]]]:
         """(how many match, the first ``limit`` summaries), newest first."""
         with self._lock:
             found = [m for m in reversed(self._messages.values()) if _matches(m, filters)]
@@ -418,7 +419,8 @@ class Store:
             return callback.to_dict() if callback is not None else None
 
     def callback_dicts(self, *, message_id: str | None = None, kind: str | None = None,
-                       state: str | None = None, account: str | None = None) -> list[dict]:
+                       state: str | None = None, account: str | None = None
+                       ) -> list[dict[str, Any]]:
         """Snapshots of the matching callbacks, newest first."""
         with self._lock:
             if message_id:
@@ -431,7 +433,7 @@ class Store:
                     if (not kind or c.kind == kind) and (not state or c.state == state)
                     and (not account or c.account == account)]
 
-    def message_callback_dicts(self, message_id: str) -> list[dict]:
+    def message_callback_dicts(self, message_id: str) -> list[dict[str, Any]]:
         """A message's callbacks in the order they were made."""
         with self._lock:
             message = self._messages.get(message_id)
@@ -447,7 +449,7 @@ class Store:
         self.events.publish("fetch", {"url": record.get("url"), "status": record.get("status"),
                                "cached": record.get("cached"), "error": record.get("error")})
 
-    def fetch_dicts(self) -> list[dict]:
+    def fetch_dicts(self) -> list[dict[str, Any]]:
         """Fetch records, newest first."""
         with self._lock:
             return [dict(f) for f in reversed(self._fetches)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fakemms.app import backend as _backend
+from fakemms.backend import backend as _backend
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ def account_names() -> list[str]:
 
 
 def openapi() -> dict[str, Any]:
+    import fakemms.control  # noqa: F401  (every resource module registers its operation)
     from fakemms.control.openapi import openapi_document
 
     return openapi_document()

@@ -23,10 +23,14 @@ FRAMED = {"text/html", "application/xhtml+xml", "image/svg+xml"}  # scripts poss
 
 
 class PartLike(Protocol):
-    content_type: str
-    data: bytes
-    content_id: str | None
-    filename: str | None
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def content_id(self) -> str | None: ...
+    @property
+    def filename(self) -> str | None: ...
 
 
 @dataclass

@@ -26,8 +26,8 @@ def zip_limits(config: Mapping[str, Any]) -> dict[str, Any]:
 def mt_config(account: Account, subaccount: str | None) -> str:
     """The MT configuration a SendMMS goes through: its ``subaccount`` when the account has
     one of that name, else the account's first."""
-    if subaccount in account.mt_configs:
-        return subaccount  # type: ignore[return-value]
+    if subaccount is not None and subaccount in account.mt_configs:
+        return subaccount
     return mt_config_for_vasid(account, None)
 
 

@@ -10,8 +10,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from fakemms import errors, outbound
-from fakemms.app import backend
-from fakemms.backend import Backend
+from fakemms.backend import Backend, backend
 from fakemms.headers import header_safe
 from fakemms.protocols.capture import raw_request
 from fakemms.protocols.legacy import codec as legacy
@@ -69,7 +68,7 @@ def send_mms() -> Response:
     account = _authenticate(be, request.values.get("user", ""), request.values.get("pass", ""))
     be.guards.admit(account)
     with be.reserved(account):
-        limits = submission.zip_limits(be.config)
+        limits = submission.zip_limits(be.config.data)
         req = legacy.parse_send_mms(request.query_string, body, request.content_type,
                                     zip_limits=limits, mime_limits=be.mime_limits)
         parts = submission.parts(req, be.content.fetcher, limits)

@@ -59,11 +59,11 @@ REL5_MM_STATUS: dict[str, str | None] = {
 
 def mm_status_for(status: str, version: str) -> str | None:
     """The MMStatus a report of ``status`` carries in MM7 ``version`` (None: not sent)."""
-    if version.startswith("5."):
-        status = REL5_MM_STATUS.get(status, status)
-    if status is None:
+    mapped: str | None = REL5_MM_STATUS.get(status, status) if version.startswith("5.") \
+        else status
+    if mapped is None:
         return None
-    return status if status in mm7.MM_STATUSES else "Indeterminate"
+    return mapped if mapped in mm7.MM_STATUSES else "Indeterminate"
 
 
 def mm7_version(protocol: str) -> str | None:
@@ -91,7 +91,7 @@ def report_callbacks(new_id: Callable[[], str], message: Message, report: Report
         or OPERATORS.get(mt.region, [77])[0]
     for recipient in message.recipients():
         txn = rng.hex(8)
-        sender = message.source or None
+        sender = message.source or ""
         if read:
             encoded = mm7.encode_read_reply_req(
                 version=version, transaction_id=txn, message_id=message.id,

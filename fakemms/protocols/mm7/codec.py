@@ -43,8 +43,10 @@ Decisions where the documents are silent:
 - A Content href matching no part is 2004 (``strict=False`` takes every attachment, warned:
   deliver-req2.txt and deliver-req-post.txt have such mismatches); an attachment that cannot
   be transfer-decoded is 2004; any other multipart damage is 2007.
-- Callback versions and namespaces (``VERSION_NAMESPACES``): 5.3.0 and 5.6.0 -> REL-5-MM7-1-3,
-  6.1.0 -> REL-6-MM7-1-0, 6.8.0 -> REL-6-MM7-1-4; any namespace can be passed explicitly.
+- Callback versions and namespaces (``VERSION_NAMESPACES``): every version (5.3.0, 5.6.0,
+  6.1.0, 6.8.0) is written in REL-6-MM7-1-4, as every callback the documents show is
+  (tables.py says why); any namespace can be passed explicitly (config
+  ``mm7.callback_namespaces``).
 - Faults are written with unqualified faultcode/faultstring/detail (SOAP 1.1, fault.xml);
   ``qualified=True`` gives fault_02.xml's qualified form.
 """

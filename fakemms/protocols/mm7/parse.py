@@ -6,8 +6,10 @@ reads element values; this module walks the envelope and builds one dataclass pe
 
 from __future__ import annotations
 
+import functools
 import re
 import xml.etree.ElementTree as ET
+from typing import Any
 
 from fakemms.protocols.mime import DEFAULT_LIMITS, MimeLimits, MimePart
 from fakemms.protocols.mm7 import tables
@@ -187,9 +189,9 @@ def _sender_identification(scope: Scope, op: ET.Element, warnings: list[str]
     return scope.text(sid, "VASPID"), scope.text(sid, "VASID"), sender
 
 
-def _submit(scope: Scope, op: ET.Element, common: dict, attachments: list[MimePart],
+def _submit(scope: Scope, op: ET.Element, common: dict[str, Any], attachments: list[MimePart],
             strict: bool) -> SubmitReq:
-    t = lambda name: scope.text(op, name)  # noqa: E731
+    t = functools.partial(scope.text, op)
     vasp_id, vas_id, sender = _sender_identification(scope, op, common["warnings"])
     recipients = recipients_of(scope, scope.child(op, "Recipients"))
     if not recipients:
@@ -221,9 +223,9 @@ def _ua_prof(scope: Scope, op: ET.Element) -> str | None:
     return attr(ua, "UAProf") if ua is not None else None
 
 
-def _deliver(scope: Scope, op: ET.Element, common: dict, attachments: list[MimePart],
+def _deliver(scope: Scope, op: ET.Element, common: dict[str, Any], attachments: list[MimePart],
              strict: bool) -> DeliverReq:
-    t = lambda name: scope.text(op, name)  # noqa: E731
+    t = functools.partial(scope.text, op)
     return DeliverReq(
         **common, mms_relay_server_id=t("MMSRelayServerID"), vasp_id=t("VASPID"),
         vas_id=t("VASID"), linked_id=t("LinkedID"),
@@ -236,9 +238,9 @@ def _deliver(scope: Scope, op: ET.Element, common: dict, attachments: list[MimeP
     )
 
 
-def _report_fields(scope: Scope, op: ET.Element, common: dict, known: frozenset[str]
-                   ) -> dict:
-    t = lambda name: scope.text(op, name)  # noqa: E731
+def _report_fields(scope: Scope, op: ET.Element, common: dict[str, Any], known: frozenset[str]
+                   ) -> dict[str, Any]:
+    t = functools.partial(scope.text, op)
     if not t("MessageID"):
         raise Mm7ValidationError(f"{common['operation']} has no MessageID")
     status = t("MMStatus")
@@ -252,14 +254,14 @@ def _report_fields(scope: Scope, op: ET.Element, common: dict, known: frozenset[
                 mm_status=status, status_text=t("StatusText"))
 
 
-def _delivery_report(scope: Scope, op: ET.Element, common: dict, attachments: list[MimePart],
-                     strict: bool) -> DeliveryReportReq:
+def _delivery_report(scope: Scope, op: ET.Element, common: dict[str, Any],
+                     attachments: list[MimePart], strict: bool) -> DeliveryReportReq:
     fields = _report_fields(scope, op, common, tables.MM_STATUSES)
     return DeliveryReportReq(**common, **fields, date=check_time(scope.text(op, "Date"), "Date"),
                              ua_prof=_ua_prof(scope, op))
 
 
-def _read_reply(scope: Scope, op: ET.Element, common: dict, attachments: list[MimePart],
+def _read_reply(scope: Scope, op: ET.Element, common: dict[str, Any], attachments: list[MimePart],
                 strict: bool) -> ReadReplyReq:
     fields = _report_fields(scope, op, common, tables.READ_STATUSES)
     return ReadReplyReq(**common, **fields,
@@ -273,16 +275,16 @@ def _message_id(scope: Scope, op: ET.Element, name: str) -> str:
     return mid
 
 
-def _cancel(scope: Scope, op: ET.Element, common: dict, attachments: list[MimePart],
+def _cancel(scope: Scope, op: ET.Element, common: dict[str, Any], attachments: list[MimePart],
             strict: bool) -> CancelReq:
     vasp_id, vas_id, sender = _sender_identification(scope, op, common["warnings"])
     return CancelReq(**common, vasp_id=vasp_id, vas_id=vas_id, sender=sender,
                      message_id=_message_id(scope, op, "CancelReq"))
 
 
-def _replace(scope: Scope, op: ET.Element, common: dict, attachments: list[MimePart],
+def _replace(scope: Scope, op: ET.Element, common: dict[str, Any], attachments: list[MimePart],
              strict: bool) -> ReplaceReq:
-    t = lambda name: scope.text(op, name)  # noqa: E731
+    t = functools.partial(scope.text, op)
     vasp_id, vas_id, sender = _sender_identification(scope, op, common["warnings"])
     return ReplaceReq(
         **common, vasp_id=vasp_id, vas_id=vas_id, sender=sender,
@@ -312,7 +314,7 @@ def _status(scope: Scope, el: ET.Element) -> Status:
     return Status(int(code), scope.text(status, "StatusText"), scope.text(status, "Details"))
 
 
-def _response(scope: Scope, op: ET.Element, common: dict) -> Mm7Response:
+def _response(scope: Scope, op: ET.Element, common: dict[str, Any]) -> Mm7Response:
     return Mm7Response(**common, status=_status(scope, op),
                        message_id=scope.text(op, "MessageID") or None)
 

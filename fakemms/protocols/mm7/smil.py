@@ -91,7 +91,7 @@ def _src(part: PartLike) -> str:
         return "cid:" + part.content_id.strip().strip("<>")
     location = getattr(part, "content_location", None) or getattr(part, "filename", None)
     if location:
-        return location
+        return str(location)
     raise ValueError("a part needs a Content-ID or a Content-Location to be referenced by SMIL")
 
 
@@ -114,8 +114,8 @@ def generate_smil(parts: Sequence[PartLike], *, duration_ms: int = DEFAULT_DURAT
         lines.append(f'      <region id="{region}" top="{top}" left="0%" width="100%" '
                      f'height="{height}" fit="{fit}"/>')
     lines += ["    </layout>", "  </head>", "  <body>"]
-    for element, region, src in items:
-        region_attr = f' region="{region}"' if region else ""
+    for element, where, src in items:
+        region_attr = f' region="{where}"' if where else ""
         lines += [f'    <par dur="{duration_ms}ms">',
                   f"      <{element} src={quoteattr(src)}{region_attr}/>", "    </par>"]
     lines += ["  </body>", "</smil>", ""]

@@ -1,7 +1,7 @@
 """MM7 data tables: namespaces, versions, operations, status texts and MMStatus values.
 
-Sources: provider-notes.md ("MM7 (3GPP TS 23.140)"), mm7-api.txt (status table, the
-5.3.0 / REL-5-MM7-1-3 pairing), skycore-mm7/ (accepted namespaces, vendor status codes).
+Sources: provider-notes.md ("MM7 (3GPP TS 23.140)"), mm7-api.txt (status table; its 5.3.0
+callbacks written in REL-6-MM7-1-4), skycore-mm7/ (accepted namespaces, vendor status codes).
 """
 
 from __future__ import annotations

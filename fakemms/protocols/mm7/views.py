@@ -7,8 +7,7 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from fakemms import errors
-from fakemms.app import backend
-from fakemms.backend import Backend
+from fakemms.backend import Backend, backend
 from fakemms.guards import parse_basic
 from fakemms.headers import header_safe
 from fakemms.protocols.capture import raw_request

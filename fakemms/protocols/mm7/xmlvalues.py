@@ -57,7 +57,7 @@ def parse_xml(data: bytes, charset: str | None = None) -> ET.Element:
         raise FormatCorrupt(f"not well-formed XML: {exc}") from None
     if too_deep(root, MAX_XML_DEPTH):
         raise FormatCorrupt(f"the XML is nested more than {MAX_XML_DEPTH} elements deep")
-    return root
+    return root  # type: ignore[no-any-return]  # defusedxml is untyped
 
 
 MAX_XML_DEPTH = 100  # an MM7 envelope is about 6 deep; deeper is refused, not walked

@@ -206,7 +206,7 @@ def encode_report(*, mt_id: str, date: str, status: str, outcome_id: int | None,
     return pretty_flat(body, 2)
 
 
-_encode_str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_encode_str = json.encoder.encode_basestring_ascii
 
 
 def pretty_flat(obj: dict[str, Any], indent: int) -> bytes:

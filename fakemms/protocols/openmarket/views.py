@@ -6,7 +6,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from fakemms import errors
-from fakemms.app import backend
+from fakemms.backend import backend
 from fakemms.guards import parse_basic
 from fakemms.headers import header_safe
 from fakemms.protocols.capture import raw_request
@@ -68,7 +68,7 @@ def _int_or_none(value: object) -> int | None:
 
 
 @bp.route("/mms/v2/send", methods=["GET", "PUT", "PATCH", "DELETE"])
-def send_wrong_method() -> None:
+def send_wrong_method() -> Response:
     raise MethodNotAllowed(valid_methods=["POST"])
 
 
