@@ -98,14 +98,14 @@ def scheduler_lateness(rate: float, seconds: float) -> dict[str, float]:
     start = time.time() + 0.5
     dues = []
     for i in range(count):
-        message = Message(id=be.new_message_id(), direction="mt", interface="openmarket",
+        message = Message(id=be.core.new_message_id(), direction="mt", interface="openmarket",
                           account="acme", source="88600", destinations=["12515550130"],
                           created_at=start + i / rate, mt_config="config1",
                           parts=[Part("text/plain", b"x")])
         message.answered.set()
         be.store.add_message(message)
         plan = ReportPlan(status="Retrieved", offset=0.0, outcome_id=1, description="ok")
-        be.scheduler.at(message.created_at, lambda m=message, p=plan: be.fire_report(m.id, p))
+        be.scheduler.at(message.created_at, lambda m=message, p=plan: be.reports.fire(m.id, p))
         dues.append(message.created_at)
     be.scheduler.lateness.clear()
     deadline = time.time() + seconds + 30

@@ -13,7 +13,7 @@ Rules (openmarket-mms-receive.txt, provider-notes.md): success is what each prot
 
 from __future__ import annotations
 
-import http.client
+import functools
 import logging
 import threading
 from collections import deque
@@ -21,13 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 import urllib3
-from requests.sessions import merge_setting
-from requests.structures import CaseInsensitiveDict
 
+from fakemms import callback_http
+from fakemms.callback_http import AnswerTimeout, classify, new_pool, read_answer
 from fakemms.clock import Clock
-from fakemms.headers import header_safe
 from fakemms.models import AnswerGate, Attempt, Callback
 from fakemms.outbound import judge
 from fakemms.scheduler import Scheduler
@@ -36,7 +34,6 @@ from fakemms.store import Store
 log = logging.getLogger(__name__)
 
 BODY_LIMIT = 4096  # bytes of each answer kept on the attempt record
-ANSWER_LIMIT = 1024 * 1024  # bytes of an answer read to judge it; the rest is not read
 LANE_LINGER_SECONDS = 2.0  # an idle lane thread waits this long for more work, then ends
 LANE_BACKLOG = 10_000  # callbacks queued for one destination; more are shed (counted)
 UNREACHABLE = ("refused", "timeout", "connection")  # errors that mean nobody answered
@@ -47,6 +44,7 @@ GATE_WAIT_SECONDS = 30.0  # at most this long for the answer a callback must not
 class _Lane:
     key: str
     cond: threading.Condition
+    pool: urllib3.PoolManager  # its connections, kept alive while the lane lives
     queue: deque[Callback] = field(default_factory=deque)
     workers: int = 0  # threads alive for this lane
     idle: int = 0  # of which waiting for work
@@ -85,6 +83,8 @@ class Dispatcher:
         self._threads: set[threading.Thread] = set()
         self._busy = 0  # callbacks queued or under way
         self._closing = False
+        # counters, read by stats(); lane threads and request threads change them, always
+        # under self._lock
         self.shed = 0  # callbacks refused because their lane's backlog was full
         self.dropped = 0  # retries not made: the callback was evicted with its message
         self.cancelled = 0  # queued callbacks not sent: reset, account deleted, MT cancelled
@@ -119,14 +119,16 @@ class Dispatcher:
 
     def _schedule(self, callback: Callback, at: float) -> None:
         # the job holds the callback's id: a forgotten callback is not kept alive by it
-        self.scheduler.at(at, lambda cid=callback.id: self.due(cid), f"callback {callback.id}",
-                          key=callback.message_id, account=callback.account)
+        self.scheduler.at(at, functools.partial(self.due, callback.id),
+                          f"callback {callback.id}", key=callback.message_id,
+                          account=callback.account)
 
     def due(self, callback_id: str) -> None:
         """A callback's (re)attempt is due: queue it, if it is still kept."""
         callback = self.store.get_callback(callback_id)
         if callback is None:
-            self.dropped += 1  # its message was evicted (or forgotten) before the retry
+            with self._lock:
+                self.dropped += 1  # its message was evicted (or forgotten) before the retry
             return
         self._enqueue(callback)
 
@@ -139,7 +141,8 @@ class Dispatcher:
                 return
             lane = self._lanes.get(key)
             if lane is None:
-                lane = self._lanes[key] = _Lane(key, threading.Condition(self._lock))
+                lane = self._lanes[key] = _Lane(key, threading.Condition(self._lock),
+                                                new_pool(self.per_destination))
             if len(lane.queue) >= self.lane_backlog:
                 self.shed += 1
                 shed = True
@@ -223,38 +226,36 @@ class Dispatcher:
 
     # --- sending ----------------------------------------------------------------------------
     def _lane_worker(self, lane: _Lane) -> None:
-        session = requests.Session()
-        session.trust_env = False  # callbacks go where the config says, never via a proxy
-        try:
-            while True:
-                with self._lock:
-                    deadline = Clock.monotonic() + LANE_LINGER_SECONDS
-                    while not lane.queue and not self._closing:
-                        left = deadline - Clock.monotonic()
-                        if left <= 0:
-                            break
-                        lane.idle += 1
-                        lane.cond.wait(left)
-                        lane.idle -= 1
-                    spare = lane.unreachable and lane.workers > 1  # one is enough
-                    if not lane.queue or self._closing or spare:
-                        lane.workers -= 1
-                        if lane.workers == 0 and not lane.queue and \
-                                self._lanes.get(lane.key) is lane:
-                            del self._lanes[lane.key]
-                        self._threads.discard(threading.current_thread())
-                        return
-                    callback = lane.queue.popleft()
-                try:
-                    attempt = self._process(callback, session)
-                    if attempt is not None:
-                        lane.unreachable = attempt.error in UNREACHABLE
-                except Exception:
-                    log.exception("callback %s: attempt failed unexpectedly", callback.id)
-                finally:
-                    self._done()
-        finally:
-            session.close()
+        while True:
+            with self._lock:
+                deadline = Clock.monotonic() + LANE_LINGER_SECONDS
+                while not lane.queue and not self._closing:
+                    left = deadline - Clock.monotonic()
+                    if left <= 0:
+                        break
+                    lane.idle += 1
+                    lane.cond.wait(left)
+                    lane.idle -= 1
+                spare = lane.unreachable and lane.workers > 1  # one is enough
+                if not lane.queue or self._closing or spare:
+                    lane.workers -= 1
+                    gone = lane.workers == 0 and not lane.queue and \
+                        self._lanes.get(lane.key) is lane
+                    if gone:
+                        del self._lanes[lane.key]
+                    self._threads.discard(threading.current_thread())
+                    break
+                callback = lane.queue.popleft()
+            try:
+                attempt = self._process(callback, lane.pool)
+                if attempt is not None:
+                    lane.unreachable = attempt.error in UNREACHABLE
+            except Exception:
+                log.exception("callback %s: attempt failed unexpectedly", callback.id)
+            finally:
+                self._done()
+        if gone:
+            lane.pool.clear()  # the lane is gone: close its connections
 
     def _done(self) -> None:
         with self._lock:
@@ -270,7 +271,7 @@ class Dispatcher:
             if self._closing or Clock.monotonic() > deadline:
                 return
 
-    def _process(self, callback: Callback, session: requests.Session | None
+    def _process(self, callback: Callback, pool: urllib3.PoolManager | None
                  ) -> Attempt | None:
         """One attempt; None when none was made (cancelled, or a retry that waited in its
         lane past the give-up time: it is recorded failed without another try)."""
@@ -279,13 +280,15 @@ class Dispatcher:
         start = self.clock.now()  # the attempt's time: the give-up rule judges this one
         if callback.attempt_count and start - callback.created_at > self.give_up_after_seconds:
             if self.store.end_callback(callback, "failed"):
-                self.failed += 1
+                with self._lock:
+                    self.failed += 1
                 self.store.events.publish("callback.failed", self._event(callback, None))
             return None
         if not self.store.start_attempt(callback):
-            self.cancelled += 1  # cancelled while it waited in its lane
+            with self._lock:
+                self.cancelled += 1  # cancelled while it waited in its lane
             return None
-        attempt = self._attempt(callback, session, start)
+        attempt = self._attempt(callback, pool, start)
         now = self.clock.now()
         if attempt.outcome == "success":
             state, next_at, kind = "delivered", None, "callback.delivered"
@@ -297,45 +300,41 @@ class Dispatcher:
                 state, next_at, kind = "retrying", now + delay, "callback.attempt"
         if not self.store.record_attempt(callback, attempt, state, next_at):
             return attempt  # forgotten meanwhile: neither retried nor counted
-        if state == "delivered":
-            self.delivered += 1
-        elif state == "failed":
-            self.failed += 1
-        else:
+        if state == "retrying":
             self._schedule(callback, next_at)  # type: ignore[arg-type]
+        else:
+            with self._lock:
+                if state == "delivered":
+                    self.delivered += 1
+                else:
+                    self.failed += 1
         self.store.events.publish(kind, self._event(callback, attempt))
         return attempt
 
-    def _attempt(self, callback: Callback, session: requests.Session | None,
+    def _attempt(self, callback: Callback, pool: urllib3.PoolManager | None,
                  at: float) -> Attempt:
         number = callback.attempt_count + 1
         timeout = callback.timeout or self.timeout_seconds
         t0 = Clock.monotonic()
-        headers = {k: header_safe(v) for k, v in
-                   {"User-Agent": self.user_agent, **callback.headers}.items()}
         attempt = Attempt(number=number, at=at, outcome="success")
-        own = session is None
-        session = session or _new_session()
+        own = pool is None
+        pool = pool or new_pool(1)
         try:
-            with session.send(
-                _prepare(session, callback, headers), timeout=(min(10.0, timeout), timeout),
-                allow_redirects=False, **_SEND_SETTINGS,
-            ) as response:
-                attempt.status = response.status_code
-                content = _read_answer(response, t0 + timeout)
+            with callback_http.request(pool, callback, self.user_agent, timeout) as response:
+                attempt.status = response.status
+                content = read_answer(response, t0 + timeout)
             attempt.body = content[:BODY_LIMIT].decode("utf-8", "replace")
             try:
-                reason = judge(callback.success, response.status_code, response.headers,
-                               content)
+                reason = judge(callback.success, response.status, response.headers, content)
             except Exception as exc:  # noqa: BLE001 - an answer the rule cannot read
-                reason = f"the answer could not be read: {_text(exc)}"
+                reason = f"the answer could not be read: {callback_http.text(exc)}"
             if reason:
                 attempt.outcome, attempt.reason = "rejected", reason
-                attempt.error = "status" if response.status_code != 200 else "content"
-        except _AnswerTimeout:
+                attempt.error = "status" if response.status != 200 else "content"
+        except AnswerTimeout:
             attempt.outcome, attempt.error = "timeout", "timeout"
             attempt.reason = f"no complete answer within {timeout:g} s"
-        except (OSError, urllib3.exceptions.HTTPError) as exc:  # requests' errors are OSErrors
+        except (OSError, urllib3.exceptions.HTTPError) as exc:
             attempt.error, attempt.reason = classify(exc)
             attempt.outcome = "timeout" if attempt.error == "timeout" else "connection-error"
             if attempt.error == "timeout":
@@ -347,7 +346,7 @@ class Dispatcher:
             attempt.reason = f"{exc.__class__.__name__}: {str(exc)[:200]}"
         finally:
             if own:
-                session.close()
+                pool.clear()
         attempt.latency_ms = round((Clock.monotonic() - t0) * 1000, 3)
         return attempt
 
@@ -356,95 +355,3 @@ class Dispatcher:
         return {"id": callback.id, "kind": callback.kind, "message_id": callback.message_id,
                 "account": callback.account, "state": callback.state,
                 "attempt": attempt.to_dict() if attempt is not None else None}
-
-
-# What Session.request would work out for every attempt from the environment and the
-# session's defaults (trust_env is off, so nothing of it depends on the attempt).
-_SEND_SETTINGS: dict[str, Any] = {"proxies": {}, "stream": True, "verify": True, "cert": None}
-
-
-def _prepare(session: requests.Session, callback: Callback,
-             headers: dict[str, str]) -> requests.PreparedRequest:
-    """The request ``session.request`` would send, built without its per-call merging of
-    settings, cookie jars and the environment (a third of an attempt's CPU): the same
-    headers in the same order, the session's cookies, the callback's auth and query."""
-    prepared = requests.PreparedRequest()
-    prepared.prepare(
-        method=callback.method.upper(), url=callback.url, data=callback.body or None,
-        headers=merge_setting(headers, session.headers, dict_class=CaseInsensitiveDict),
-        params=merge_setting(callback.params, session.params) if callback.params else {},
-        auth=callback.auth, cookies=session.cookies)
-    return prepared
-
-
-def _new_session() -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False
-    return session
-
-
-class _AnswerTimeout(Exception):
-    """The answer did not arrive in full within the callback timeout."""
-
-
-def _read_answer(response: requests.Response, deadline: float) -> bytes:
-    """The answer's body, at most ``ANSWER_LIMIT`` bytes, in full before ``deadline``: a
-    receiver that trickles its answer a byte at a time (each within the read timeout) does
-    not hold the lane for ever. ``read1`` returns what has arrived (urllib3 >= 2.2)."""
-    chunks: list[bytes] = []
-    size = 0
-    while size < ANSWER_LIMIT:
-        if Clock.monotonic() > deadline:
-            raise _AnswerTimeout
-        chunk = response.raw.read1(65536, decode_content=True)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)[:ANSWER_LIMIT]  # more is not read: enough to judge it
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    """The exception and what caused it, as requests and urllib3 wrap it (their ``args``
-    carry the cause too)."""
-    out: list[BaseException] = []
-    todo: list[BaseException] = [exc]
-    while todo and len(out) < 20:
-        e = todo.pop()
-        if e in out:
-            continue
-        out.append(e)
-        todo.extend(a for a in (e.__cause__, e.__context__, getattr(e, "reason", None),
-                                *getattr(e, "args", ())) if isinstance(a, BaseException))
-    return out
-
-
-def classify(exc: BaseException) -> tuple[str, str]:
-    """What went wrong on the wire, as the attempt's ``error`` and ``reason``: refused,
-    timeout, closed (no answer), reset, cut-short (the answer broke off), bad-answer (not
-    HTTP), connection (anything else: DNS, TLS ...)."""
-    chain = _causes(exc)
-
-    def has(*kinds: type) -> bool:
-        return any(isinstance(e, kinds) for e in chain)
-
-    if has(ConnectionRefusedError):
-        return "refused", "connection refused"
-    # not urllib3's TimeoutError: its NewConnectionError is one (host unreachable ...)
-    if has(requests.Timeout, TimeoutError, urllib3.exceptions.ReadTimeoutError):
-        return "timeout", "no answer in time"
-    if has(requests.exceptions.ChunkedEncodingError, http.client.IncompleteRead):
-        return "cut-short", f"the answer was cut short: {_text(exc)}"
-    if has(http.client.RemoteDisconnected):
-        return "closed", "the connection was closed without an answer"
-    if has(ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
-        return "reset", "the connection was reset"
-    if has(http.client.HTTPException, requests.exceptions.ContentDecodingError,
-           requests.exceptions.InvalidHeader, urllib3.exceptions.ProtocolError,
-           urllib3.exceptions.DecodeError):
-        return "bad-answer", f"not an HTTP answer: {_text(exc)}"
-    return "connection", _text(exc)
-
-
-def _text(exc: BaseException) -> str:
-    return f"{exc.__class__.__name__}: {str(exc)[:200]}"

@@ -58,6 +58,7 @@ class Hit:
     n: int = 0  # the how-many-th attempt of this key the receiver saw
     action: str = ""
     completed: bool = False  # the answer was written in full (for ``ok``: a delivery)
+    head: bytes = b""  # the request line and headers as they came, up to the blank line
 
 
 @dataclass
@@ -162,12 +163,13 @@ class FaultReceiver:
                 else:
                     _reset(conn)
                 return
-            request = _read_request(conn)
-            if request is None:
+            read = _read_request(conn)
+            if read is None:
                 hit.action = "client-closed"
                 return
+            request, head = read
             with self._cond:
-                hit.request = request
+                hit.request, hit.head = request, head
                 hit.key = key_of(request)
                 self._seen[hit.key] += 1
                 hit.n = self._seen[hit.key]
@@ -257,7 +259,7 @@ def key_of_record(record: dict) -> tuple:
     return (record["method"], split.path or "/", tuple(sorted(query)), record["body"])
 
 
-def _read_request(conn: socket.socket) -> ReceivedCallback | None:
+def _read_request(conn: socket.socket) -> tuple[ReceivedCallback, bytes] | None:
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = conn.recv(65536)
@@ -282,7 +284,7 @@ def _read_request(conn: socket.socket) -> ReceivedCallback | None:
     split = urlsplit(target)
     return ReceivedCallback(method=method, path=split.path, headers=headers, body=body[:length],
                             query=parse_qsl(split.query, keep_blank_values=True),
-                            at=time.time())
+                            at=time.time()), head
 
 
 def _response(status: int, body: bytes, content_type: str,
