@@ -57,7 +57,20 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "commit": commit(),
     }
+
+
+def commit() -> str:
+    """This tree's ``git rev-parse --short HEAD``, ``+changes`` when files differ from it."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + (" +changes" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 # --- statistics -------------------------------------------------------------------------------
