@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -524,3 +525,15 @@ def test_the_config_files_http_section_reaches_the_server(tmp_path):
         out = raw(server, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n"
                           + b"x" * 101)
     assert out.startswith(b"HTTP/1.1 413 ")
+
+
+def test_waitress_is_the_version_the_wrapper_was_written_for():
+    """server.py subclasses waitress internals (its parser, chunked receiver, task, channel,
+    server and dispatcher): only the pinned version is known to fit them."""
+    from importlib.metadata import version
+
+    from fakemms.server import WAITRESS_VERSION
+
+    assert version("waitress") == WAITRESS_VERSION
+    pinned = (Path(__file__).parent.parent / "pyproject.toml").read_text()
+    assert f'"waitress=={WAITRESS_VERSION}"' in pinned

@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+from typing import NoReturn
 
 from fakemms.cli.common import print_problems
 from fakemms.config import DEFAULTS, SECRET_SETTINGS
@@ -57,7 +58,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     started = time.monotonic()
     server.stop(grace)  # stops accepting, lets work in flight finish, closes the backend
     print(f"fakemms: stopped in {time.monotonic() - started:.2f} s", file=sys.stderr)
-    return 0
+    _exit_now(0)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Every thread the server started is stopped and joined, the state file closed: end the
+    process now, so it ends when the log says "stopped" (the interpreter's own teardown
+    took seconds more on some machines)."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 DEFAULT_PASSWORD = DEFAULTS["accounts"][0]["password"]

@@ -80,10 +80,21 @@ class Recovery:
                     return
                 try:
                     self._reopen_if_removed()
+                    self._checkpoint()
                     self._commit_pending()
                     self._probe()
                 except WRITE_ERRORS as exc:
                     self._failed_again(exc)
+
+    def _checkpoint(self) -> None:
+        """Move what the WAL holds into the file and empty the WAL: on a small disk the WAL
+        (checkpointed by SQLite only past 1,000 pages) can be most of what fills it, and the
+        space it frees is what the queued changes need. A failure here is no news."""
+        if self._conn is not None:
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass
 
     def _failed_again(self, exc: BaseException) -> None:
         reason = f"cannot write {self.path}: {exc}"

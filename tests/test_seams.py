@@ -1,0 +1,249 @@
+"""The seams under stress (issue "What it acknowledges it keeps, and it keeps serving"): slow
+bodies, held connections, an absurd chunk size and the stop, over real sockets against the
+real app. Each attack runs beside normal sends, which must keep being answered quickly."""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import ACCOUNT, om_body
+from test_cli import clean_env, free_port, wait_healthy
+
+from fakemms.app import create_app
+from fakemms.server import ServerThread
+
+SEND_HEADERS = {"Content-Type": "multipart/mixed; boundary=mimeboundary"}
+
+
+@pytest.fixture
+def started() -> Iterator[list[ServerThread]]:
+    servers: list[ServerThread] = []
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def fake(started: list[ServerThread], **http: object) -> ServerThread:
+    server = ServerThread(create_app({"accounts": [ACCOUNT], "seed": 1, "clock": "virtual"}),
+                          **http).start()  # type: ignore[arg-type]
+    started.append(server)
+    return server
+
+
+def timed_send(url: str, n: int = 0) -> float:
+    """One normal send on a connection of its own; its latency (5 s: a timeout)."""
+    t0 = time.monotonic()
+    try:
+        r = requests.post(url + "/mms/v2/send", data=om_body(), auth=("acme", "s3cret"),
+                          headers={**SEND_HEADERS, "Connection": "close"}, timeout=5)
+        assert r.status_code == 202, r.text
+    except requests.Timeout:
+        return 5.0
+    return time.monotonic() - t0
+
+
+def drip(port: int, path: str, stop: threading.Event, answers: list[bytes]) -> None:
+    """A client declaring 2,000,000 bytes of body and sending one every half second."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                     "application/x-www-form-urlencoded\r\nContent-Length: 2000000\r\n\r\n"
+                     .encode())
+        sock.settimeout(0.5)
+        got = b""
+        while not stop.is_set():
+            try:
+                sock.sendall(b"x")
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+        answers.append(got)
+
+
+def test_slow_bodies_never_stop_a_normal_send(started):
+    """20 clients drip bodies to the UI's login form (open even behind the admin token) and
+    to SendMMS: every normal send meanwhile is answered within 1 s (before: all timed out)."""
+    server = fake(started)
+    stop, answers = threading.Event(), []
+    drippers = [threading.Thread(target=drip, args=(server.port, path, stop, answers))
+                for path in ["/_fakemms/ui/login"] * 10 + ["/SendMMS"] * 10]
+    for t in drippers:
+        t.start()
+    try:
+        time.sleep(0.5)
+        latencies = []
+        deadline = time.monotonic() + 8  # past the 5 s grace of the minimum rate
+        while time.monotonic() < deadline:
+            latencies.append(timed_send(server.url))
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for t in drippers:
+            t.join(10)
+    assert max(latencies) < 1.0, sorted(latencies)[-5:]
+    login = [a for a in answers if b"413" in a.split(b"\r\n", 1)[0]]
+    assert len(login) >= 10  # the login form's cap: refused on its headers
+    slow = [a for a in answers if a.startswith(b"HTTP/1.1 408")]
+    assert slow, [a[:40] for a in answers]  # bodies read by a worker: 408 at the minimum rate
+
+
+def test_a_body_read_by_the_app_meets_the_whole_request_deadline(started):
+    """Before, each byte restarted the body's read deadline: one byte every 0.3 s kept a
+    worker thread for ever. Now the whole request has ``request_timeout`` (here 2 s)."""
+    server = fake(started, request_timeout=2.0, min_rate=0)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"POST /SendMMS HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n")
+        t0 = time.monotonic()
+        sock.settimeout(0.3)
+        answer = b""
+        while time.monotonic() - t0 < 8 and not answer:
+            try:
+                sock.sendall(b"x")
+                answer = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+        elapsed = time.monotonic() - t0
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+    assert elapsed < 4, elapsed
+
+
+def test_an_absurd_chunk_size_is_refused_at_once(started):
+    """``FFFFFFFFFFFFFFFFFFFF`` got no answer and a silent close ~17 s later."""
+    server = fake(started)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        t0 = time.monotonic()
+        sock.sendall(b"POST /mms/v2/send HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                     b"\r\nFFFFFFFFFFFFFFFFFFFF\r\nabc")
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:80]
+    assert time.monotonic() - t0 < 1.0
+
+
+def hold(port: int, count: int) -> list[socket.socket]:
+    """``count`` keep-alive connections, each having asked for health and read its answer,
+    then left open (as a client keeping its responses does)."""
+    held = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(b"GET /_fakemms/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        held.append(sock)
+    for sock in held:
+        with contextlib.suppress(OSError):
+            sock.recv(65536)
+    return held
+
+
+def sends(url: str, count: int, threads: int = 8) -> list[float]:
+    with ThreadPoolExecutor(threads) as pool:
+        return sorted(pool.map(lambda n: timed_send(url, n), range(count)))
+
+
+def test_at_its_connection_limit_the_server_reclaims_idle_connections(started):
+    """With 400 connections held open against a limit of 200, the server closes the oldest
+    idle ones to make room: 300 sends, none waits (before: every send after the limit hung
+    until idle connections timed out, 15 s)."""
+    server = fake(started, connection_limit=200)
+    held = hold(server.port, 400)
+    try:
+        latencies = sends(server.url, 300)
+    finally:
+        for sock in held:
+            sock.close()
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    assert p99 < 1.0 and latencies[-1] < 2.0, (p99, latencies[-5:])
+
+
+@contextlib.contextmanager
+def fd_limit(wanted: int) -> Iterator[None]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        pytest.skip(f"the hard file-descriptor limit is {hard}, under {wanted}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_two_thousand_held_connections_then_two_thousand_sends(tmp_path: Path):
+    """``fakemms serve`` on its defaults (the limit follows the fd limit it raises): 2,000
+    connections held open, then 2,000 sends: p99 under 1 s, none over 2 s."""
+    port = free_port()
+    with fd_limit(8192):
+        proc = subprocess.Popen([sys.executable, "-m", "fakemms", "serve", "--port", str(port),
+                                 "--quiet"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=clean_env(
+                                    FAKEMMS_ACCOUNT_USERNAME="acme",
+                                    FAKEMMS_ACCOUNT_PASSWORD="s3cret",
+                                    FAKEMMS_CLOCK="virtual"))
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_healthy(url, timeout=20)
+            held = hold(port, 2000)
+            try:
+                latencies = sends(url, 2000)
+            finally:
+                for sock in held:
+                    sock.close()
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    assert p99 < 1.0 and latencies[-1] < 2.0, (p99, latencies[-5:])
+
+
+def test_the_process_ends_when_the_log_says_stopped(tmp_path: Path):
+    """SIGTERM with a report retrying, keep-alive connections and a body half sent: the
+    process exits right after "stopped in" (it used to linger 1.8-2 s after the line)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "fakemms", "serve", "--port", str(port),
+                             "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=clean_env(FAKEMMS_ACCOUNT_USERNAME="acme",
+                                          FAKEMMS_ACCOUNT_PASSWORD="s3cret",
+                                          FAKEMMS_DLR_URL="http://127.0.0.1:9/dlr",
+                                          FAKEMMS_PERSISTENCE_PATH=str(tmp_path / "s.db")))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, timeout=20)
+        assert timed_send(url) < 5
+        held = hold(port, 3)
+        half = socket.create_connection(("127.0.0.1", port))
+        half.sendall(b"POST /SendMMS HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+        time.sleep(1.5)  # the report is attempted (refused) and retrying
+        proc.send_signal(signal.SIGTERM)
+        assert proc.stdout is not None
+        logged = None
+        for line in proc.stdout:
+            if b"stopped in" in line:
+                logged = time.monotonic()
+                break
+        proc.wait(10)
+        exited = time.monotonic()
+        for sock in [*held, half]:
+            sock.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert logged is not None and proc.returncode == 0
+    assert exited - logged < 0.5, exited - logged
