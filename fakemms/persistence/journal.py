@@ -121,8 +121,9 @@ class SqliteJournal(RowBuilder, Recovery):
         takes this thread's batches back out of the queue (they will never be written) and
         raises ``StateNotDurable``, for a change the caller undoes and refuses (a send gets
         no 2xx); otherwise the batches stay queued and are written, in order, as soon as the
-        file takes writes again (a report, an attempt: done anyway, written late). A no-op
-        once closed: an attempt still under way at shutdown has nowhere to go."""
+        file takes writes again (a report, an attempt: done anyway, written late). While the
+        journal is failing, nothing but its recovery thread tries to write. A no-op once
+        closed: an attempt still under way at shutdown has nowhere to go."""
         mine = self._mine()
         if not mine or self._held():
             return
@@ -132,6 +133,11 @@ class SqliteJournal(RowBuilder, Recovery):
                     mine.clear()  # another thread's commit carried it
                     return
             try:
+                if self.failure is not None:
+                    # while failing only the recovery thread writes: it first empties the
+                    # WAL into the file, so freed space is not eaten by late reports first
+                    raise sqlite3.OperationalError(self.failure.partition(": ")[2]
+                                                   or self.failure)
                 self._commit_pending()
             except WRITE_ERRORS as exc:
                 reason = self._failed(exc)
