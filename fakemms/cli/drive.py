@@ -170,16 +170,25 @@ def cmd_clock(args: argparse.Namespace) -> int:
     return 0
 
 
+_URL_HELP = "the running fakemms (default $FAKEMMS_URL or http://127.0.0.1:8025)"
+
+
 def add_drive_commands(sub: Any) -> None:
     """Add ``mo``, ``report``, ``messages`` and ``clock`` to the ``fakemms`` parser."""
-    url_help = "the running fakemms (default $FAKEMMS_URL or http://127.0.0.1:8025)"
+    _add_mo(sub)
+    _add_report(sub)
+    _add_messages(sub)
+    _add_clock(sub)
 
-    def common(p: argparse.ArgumentParser) -> None:
-        # SUPPRESS: `clock --url X advance 1h` keeps X (a subcommand's default would win)
-        p.add_argument("--url", default=argparse.SUPPRESS, help=url_help)
-        p.add_argument("--timeout", type=float, default=argparse.SUPPRESS,
-                       help="seconds to wait for each answer (default 10)")
 
+def _common(p: argparse.ArgumentParser) -> None:
+    # SUPPRESS: `clock --url X advance 1h` keeps X (a subcommand's default would win)
+    p.add_argument("--url", default=argparse.SUPPRESS, help=_URL_HELP)
+    p.add_argument("--timeout", type=float, default=argparse.SUPPRESS,
+                   help="seconds to wait for each answer (default 10)")
+
+
+def _add_mo(sub: Any) -> None:
     mo = sub.add_parser("mo", help="inject an MO (a handset writes to a short code)",
                         description=cmd_mo.__doc__)
     mo.add_argument("--to", default="88600", help="the short code (default 88600)")
@@ -191,9 +200,11 @@ def add_drive_commands(sub: Any) -> None:
     mo.add_argument("--file", action="append", metavar="FILE",
                     help="any other part (repeatable; type from the file name)")
     mo.add_argument("--account", help="the receiving account (default: the first)")
-    common(mo)
+    _common(mo)
     mo.set_defaults(func=cmd_mo)
 
+
+def _add_report(sub: Any) -> None:
     report = sub.add_parser("report", help="send a delivery report for an MT",
                             description=cmd_report.__doc__)
     report.add_argument("message_id", metavar="MTID", help="the MT's id (or latest)")
@@ -202,9 +213,11 @@ def add_drive_commands(sub: Any) -> None:
     report.add_argument("--outcome-id", type=int, help="the outcomeId (default: the status')")
     report.add_argument("--description", help="the outcomeDescription")
     report.add_argument("--after", help="a delay on the fake's clock, e.g. 30s or 1h")
-    common(report)
+    _common(report)
     report.set_defaults(func=cmd_report)
 
+
+def _add_messages(sub: Any) -> None:
     messages = sub.add_parser("messages", help="list messages (--follow: live)",
                               description=cmd_messages.__doc__)
     messages.add_argument("--direction", choices=["mt", "mo"])
@@ -218,12 +231,14 @@ def add_drive_commands(sub: Any) -> None:
                           "(the server's event stream) until interrupted")
     messages.add_argument("--follow-for", type=float, metavar="SECONDS",
                           help="stop following after this long")
-    common(messages)
+    _common(messages)
     messages.set_defaults(func=cmd_messages)
 
+
+def _add_clock(sub: Any) -> None:
     clock = sub.add_parser("clock", help="show, advance, pause or resume the fake's clock",
                            description=cmd_clock.__doc__)
-    common(clock)
+    _common(clock)
     clock.set_defaults(func=cmd_clock, action=None)
     actions = clock.add_subparsers(dest="action", metavar="ACTION")
     advance = actions.add_parser("advance", help="move the clock: due reports and MOs fire",
@@ -231,12 +246,12 @@ def add_drive_commands(sub: Any) -> None:
                                  "3d. Due reports and MOs fire (and their callbacks are "
                                  "attempted) before it answers.")
     advance.add_argument("duration", help="seconds, or a duration like 30s, 5m, 1h, 3d")
-    common(advance)
+    _common(advance)
     for name, text in (("show", "print the clock"),
                        ("pause", "freeze the clock"), ("resume", "let the clock run again")):
-        common(actions.add_parser(name, help=text, description=text[0].upper() + text[1:]))
+        _common(actions.add_parser(name, help=text, description=text[0].upper() + text[1:]))
     mode = actions.add_parser("mode", help="switch to the virtual (or real) clock",
                               description="virtual: time moves only with `clock advance`; "
                               "real: the wall clock again")
     mode.add_argument("mode", choices=["real", "virtual"])
-    common(mode)
+    _common(mode)

@@ -16,7 +16,8 @@ fixture does on a shared server): list, wait and assert methods then look only a
 account's messages and callbacks unless given ``account=`` (``None`` means every account).
 """
 
-from fakemms.client.api import DEFAULT_URL, Client, default_url, scenario_dict, seconds
+from fakemms.client.api import DEFAULT_URL, Client, default_url
+from fakemms.client.clock import seconds
 from fakemms.client.errors import FakeMmsClientError, FakeMmsNotReachable, WaitTimeout
 from fakemms.client.events import EventStream
 from fakemms.client.models import (
@@ -30,6 +31,7 @@ from fakemms.client.models import (
     Part,
     Report,
 )
+from fakemms.client.scenarios import scenario_dict
 
 __all__ = [
     "DEFAULT_URL", "Account", "Attempt", "Callback", "Client", "ClockState", "Event",

@@ -1,6 +1,7 @@
-"""Remote content (``application/vnd.openmarket.remoteContent``): fetching with limits and
-the provider's caching (``fetch``), the freshness rules with no I/O (``freshness``), and the
-message pipeline that fetches, then schedules reports or a rejection (``pipeline``)."""
+"""Remote content (``application/vnd.openmarket.remoteContent``): fetching with the
+provider's caching (``fetch``), the download within its limits (``download``), the freshness
+rules with no I/O (``freshness``), and the message pipeline that fetches, then schedules
+reports or a rejection (``pipeline``)."""
 
 from fakemms.remote_content.fetch import FetchResult, RemoteFetcher
 from fakemms.remote_content.freshness import lifetime, parse_cache_control

@@ -104,32 +104,48 @@ def scenario_from_text(text: str, source: str = "<request>") -> Scenario:
 
 def scenario_from_dict(data: Any, source: str = "<inline>") -> Scenario:
     validate(data, SCHEMA, source)
-    problems: list[str] = []
+    reader = _Reader()
+    rules = [reader.rule(i, r) for i, r in enumerate(data.get("rules") or [])]
+    mos = [reader.mo(i, m) for i, m in enumerate(data.get("mo") or [])]
+    if reader.problems:
+        raise ConfigError(source, reader.problems)
+    return Scenario(name=data["name"], description=data.get("description", ""), rules=rules,
+                    faults=reader.faults(data.get("faults") or [], "faults"), mo=mos,
+                    source=source)
 
-    def duration(value: Any, where: str) -> float:
+
+class _Reader:
+    """Reads the parts of a scenario that passed the schema, collecting every problem (each
+    with where it is) instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def duration(self, value: Any, where: str) -> float:
         try:
             return parse_duration(value)
         except ValueError as exc:
-            problems.append(f"{where}: {exc}")
+            self.problems.append(f"{where}: {exc}")
             return 0.0
 
-    def faults(items: list[dict], where: str) -> list[FaultSpec]:
+    def faults(self, items: list[dict], where: str) -> list[FaultSpec]:
         return [FaultSpec(kind=f["kind"], status=f.get("status"),
                           probability=float(f.get("probability", 1.0)),
-                          delay=duration(f.get("delay", 0), f"{where}[{i}].delay"))
+                          delay=self.duration(f.get("delay", 0), f"{where}[{i}].delay"))
                 for i, f in enumerate(items)]
 
-    rules = []
-    for i, r in enumerate(data.get("rules") or []):
+    def rule(self, i: int, r: dict[str, Any]) -> Rule:
         where = f"rules[{i}]"
         answer = r.get("answer") or {}
         if "error" in answer and answer["error"] not in OPENMARKET_ERRORS:
-            problems.append(f"{where}.answer.error: {answer['error']} is not a documented "
-                            f"OpenMarket code ({', '.join(map(str, sorted(OPENMARKET_ERRORS)))})")
+            self.problems.append(
+                f"{where}.answer.error: {answer['error']} is not a documented "
+                f"OpenMarket code ({', '.join(map(str, sorted(OPENMARKET_ERRORS)))})")
         reports = None
         if "reports" in r:
             reports = [ReportSpec(status=s["status"],
-                                  after=duration(s.get("after", 0), f"{where}.reports[{j}].after"),
+                                  after=self.duration(s.get("after", 0),
+                                                      f"{where}.reports[{j}].after"),
                                   outcome_id=s.get("outcome_id"), description=s.get("description"),
                                   user_agent=s.get("user_agent"))
                        for j, s in enumerate(r["reports"])]
@@ -140,28 +156,24 @@ def scenario_from_dict(data: Any, source: str = "<inline>") -> Scenario:
                 try:
                     re.compile(pattern[1:-1])
                 except re.error as exc:
-                    problems.append(f"{where}.match.{key}: bad regular expression: {exc}")
-        rules.append(Rule(name=r["name"], match=match,
-                          probability=float(r.get("probability", 1.0)), error=answer.get("error"),
-                          mm7_status=answer.get("mm7_status"),
-                          latency=duration(answer.get("latency", 0), f"{where}.answer.latency"),
-                          reports=reports, faults=faults(r.get("faults") or [],
-                                                         f"{where}.faults")))
-    mos = []
-    for i, m in enumerate(data.get("mo") or []):
+                    self.problems.append(f"{where}.match.{key}: bad regular expression: {exc}")
+        return Rule(name=r["name"], match=match,
+                    probability=float(r.get("probability", 1.0)), error=answer.get("error"),
+                    mm7_status=answer.get("mm7_status"),
+                    latency=self.duration(answer.get("latency", 0), f"{where}.answer.latency"),
+                    reports=reports, faults=self.faults(r.get("faults") or [], f"{where}.faults"))
+
+    def mo(self, i: int, m: dict[str, Any]) -> MoScript:
         where = f"mo[{i}]"
-        mos.append(MoScript(
+        script = MoScript(
             name=m.get("name") or f"mo-{i}", account=m["account"],
-            at=duration(m.get("at", 0), f"{where}.at"),
-            every=duration(m["every"], f"{where}.every") if "every" in m else None,
+            at=self.duration(m.get("at", 0), f"{where}.at"),
+            every=self.duration(m["every"], f"{where}.every") if "every" in m else None,
             count=int(m.get("count", 1)), source=m.get("from"),
             to=str(m["to"]) if "to" in m else None, subject=m.get("subject"),
             format=m.get("format"), parts=list(m.get("parts") or []),
-        ))
+        )
         for j, p in enumerate(m.get("parts") or []):
             if sum(k in p for k in ("text", "base64", "generate")) > 1:
-                problems.append(f"{where}.parts[{j}]: give one of text, base64 or generate")
-    if problems:
-        raise ConfigError(source, problems)
-    return Scenario(name=data["name"], description=data.get("description", ""), rules=rules,
-                    faults=faults(data.get("faults") or [], "faults"), mo=mos, source=source)
+                self.problems.append(f"{where}.parts[{j}]: give one of text, base64 or generate")
+        return script

@@ -115,28 +115,9 @@ def parse_send_mms(query: QueryInput = b"", body: bytes = b"", content_type: str
     ``LegacyError`` naming the first problem. ``zip_limits``: ``read_zip``'s keywords (they
     replace ``max_zip_bytes`` and ``max_zip_entries``)."""
     pairs, warnings = _pairs(query)
-    media, params = content_type_params(content_type)
-    mms_zip: bytes | None = None
-    if media == "application/x-www-form-urlencoded":
-        form, more = _pairs(body, params.get("charset"))
-        pairs += form
-        warnings += more
-    elif media == "multipart/form-data":
-        try:
-            form_fields, files = parse_form(body, content_type, mime_limits)
-        except MalformedRequest as exc:  # the gateway's own plain-text 400 (docs/legacy.md)
-            raise LegacyError(f"the multipart form: {exc.detail}") from None
-        pairs += form_fields
-        zip_file = files.get("mms.zip") or next(
-            (f for f in files.values() if f[0].lower() == "mms.zip"), None)
-        if zip_file is not None:
-            mms_zip = zip_file[1]
-        warnings += [f"file part {n!r} ignored" for n, f in files.items()
-                     if f is not zip_file]
-    elif media in _ZIP_TYPES:
-        mms_zip = body
-    elif body:
-        warnings.append(f"a body of type {media or 'unknown'} was ignored")
+    form, more, mms_zip = _send_body(body, content_type, mime_limits)
+    pairs += form
+    warnings += more
     values = _multi(pairs)
     warnings += [f"unknown parameter {n!r} ignored" for n in values if n not in _SEND_PARAMS]
 
@@ -151,15 +132,7 @@ def parse_send_mms(query: QueryInput = b"", body: bytes = b"", content_type: str
     subject = _single(values, "subject")
     if subject is not None and len(subject) > 255:
         raise InvalidParameter("subject: longer than 255 characters")
-    url = _single(values, "url") or None
-    if url is not None:
-        split = urlsplit(url)
-        if split.scheme.lower() not in ("http", "https") or not split.hostname:
-            raise InvalidParameter(f"url: {url!r} is not an http or https URL")
-        if mms_zip is not None:
-            raise InvalidParameter("give either url= or an mms.zip part, not both")
-    elif mms_zip is None:
-        raise NoMmsContent("give the zipped contents as url= or as a part named mms.zip")
+    url = _content_url(values, mms_zip)
     parts: list[Part] = []
     if mms_zip is not None:
         limits = zip_limits or {"max_entries": max_zip_entries,
@@ -173,6 +146,43 @@ def parse_send_mms(query: QueryInput = b"", body: bytes = b"", content_type: str
         delivery_report=_flag(values, "deliveryreport"), read_report=_flag(values, "readreport"),
         url=url, mms_zip=mms_zip, parts=parts, warnings=warnings,
     )
+
+
+def _send_body(body: bytes, content_type: str | None, mime_limits: MimeLimits
+               ) -> tuple[Pairs, list[str], bytes | None]:
+    """A ``SendMMS`` body's form fields, its warnings and its ``mms.zip`` (None: none)."""
+    media, params = content_type_params(content_type)
+    if media == "application/x-www-form-urlencoded":
+        form, warnings = _pairs(body, params.get("charset"))
+        return form, warnings, None
+    if media == "multipart/form-data":
+        try:
+            form_fields, files = parse_form(body, content_type, mime_limits)
+        except MalformedRequest as exc:  # the gateway's own plain-text 400 (docs/legacy.md)
+            raise LegacyError(f"the multipart form: {exc.detail}") from None
+        zip_file = files.get("mms.zip") or next(
+            (f for f in files.values() if f[0].lower() == "mms.zip"), None)
+        warnings = [f"file part {n!r} ignored" for n, f in files.items() if f is not zip_file]
+        return form_fields, warnings, None if zip_file is None else zip_file[1]
+    if media in _ZIP_TYPES:
+        return [], [], body
+    if body:
+        return [], [f"a body of type {media or 'unknown'} was ignored"], None
+    return [], [], None
+
+
+def _content_url(values: dict[str, list[str]], mms_zip: bytes | None) -> str | None:
+    """The ``url=`` of the zipped contents, checked; None when the ``mms.zip`` is given."""
+    url = _single(values, "url") or None
+    if url is not None:
+        split = urlsplit(url)
+        if split.scheme.lower() not in ("http", "https") or not split.hostname:
+            raise InvalidParameter(f"url: {url!r} is not an http or https URL")
+        if mms_zip is not None:
+            raise InvalidParameter("give either url= or an mms.zip part, not both")
+    elif mms_zip is None:
+        raise NoMmsContent("give the zipped contents as url= or as a part named mms.zip")
+    return url
 
 
 def parse_retrieve(query: QueryInput) -> RetrieveRequest:

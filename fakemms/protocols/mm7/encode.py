@@ -247,6 +247,55 @@ def _boundary(tag: str, digest: str) -> str:
     return f"----=_Part_{tag}_{digest}"
 
 
+def _smil_first(parts: Sequence[Part], generate_smil: bool) -> list[Part]:
+    """A DeliverReq's content: a SMIL generated when none is given (and ``generate_smil``),
+    the presentation first, as in the Nokia capture."""
+    content_parts = with_smil(parts) if generate_smil else list(parts)
+    smil_index = find_smil(content_parts)
+    if smil_index is not None:
+        content_parts.insert(0, content_parts.pop(smil_index))
+    return content_parts
+
+
+def _recipients_xml(recipients: Recipients | Sequence[Address | str] | Address | str,
+                    indent: str) -> list[str]:
+    """``<Recipients>`` with its To, Cc and Bcc (nothing when there is none)."""
+    if isinstance(recipients, str | Address):
+        recipients = [recipients]
+    if not isinstance(recipients, Recipients):
+        recipients = Recipients(to=[as_address(r) for r in recipients])
+    if not recipients:
+        return []
+    return [f"{indent}<Recipients>",
+            *_address_xml("To", recipients.to, indent + "  "),
+            *_address_xml("Cc", recipients.cc, indent + "  "),
+            *_address_xml("Bcc", recipients.bcc, indent + "  "), f"{indent}</Recipients>"]
+
+
+def _content_mime(content_parts: Sequence[Part], content_id: str, content_boundary: str
+                  ) -> tuple[dict[str, str], bytes]:
+    """The DeliverReq's content as one MIME part: multipart/related with the SMIL as its
+    start (multipart/mixed without one), every part base64 with its Content-ID and
+    Content-Location."""
+    cids = _content_ids(content_parts)
+    inner = []
+    for part, cid in zip(content_parts, cids, strict=True):
+        headers = {"Content-Type": _header_value(part.content_type)}
+        if cid:
+            headers["Content-ID"] = f"<{cid}>"
+        if part.filename:
+            headers["Content-Location"] = _header_value(part.filename)
+        headers["Content-Transfer-Encoding"] = "base64"
+        inner.append((headers, _base64(part.data)))
+    if find_smil(content_parts[:1]) == 0:
+        ctype = (f'multipart/related; type="{SMIL_MEDIA_TYPE}"; start="<{cids[0]}>"; '
+                 f'boundary="{content_boundary}"')
+    else:
+        ctype = f'multipart/mixed; boundary="{content_boundary}"'
+    return ({"Content-Type": ctype, "Content-ID": f"<{content_id}>"},
+            build_multipart(inner, content_boundary))
+
+
 def encode_deliver_req(*, version: str, transaction_id: str, sender: Address | str,
                        recipients: Recipients | Sequence[Address | str], parts: Sequence[Part],
                        linked_id: str | None = None, timestamp: str | datetime | None = None,
@@ -266,22 +315,11 @@ def encode_deliver_req(*, version: str, transaction_id: str, sender: Address | s
     """
     ns = namespace or tables.namespace_for_version(version)
     at_68 = (tables.version_tuple(version) or (0,)) >= (6, 8, 0)
-    content_parts = with_smil(parts) if generate_smil else list(parts)
-    smil_index = find_smil(content_parts)
-    if smil_index is not None:  # the presentation goes first, as in the Nokia capture
-        content_parts.insert(0, content_parts.pop(smil_index))
-    if isinstance(recipients, str | Address):
-        recipients = [recipients]
-    if not isinstance(recipients, Recipients):
-        recipients = Recipients(to=[as_address(r) for r in recipients])
+    content_parts = _smil_first(parts, generate_smil)
     i = "      "
+    to = _recipients_xml(recipients, i)
     fields = [*_el("MMSRelayServerID", mms_relay_server_id, i), *_el("LinkedID", linked_id, i),
-              *_address_xml("Sender", [sender], i)]
-    if recipients:
-        fields += [f"{i}<Recipients>",
-                   *_address_xml("To", recipients.to, i + "  "),
-                   *_address_xml("Cc", recipients.cc, i + "  "),
-                   *_address_xml("Bcc", recipients.bcc, i + "  "), f"{i}</Recipients>"]
+              *_address_xml("Sender", [sender], i), *to]
     fields += [*_el("TimeStamp", format_time(timestamp) if timestamp is not None else None, i),
                *_el("Priority", priority, i), *_el("Subject", subject, i)]
     if ua_prof and at_68:
@@ -297,23 +335,7 @@ def encode_deliver_req(*, version: str, transaction_id: str, sender: Address | s
     content_boundary = content_boundary or _boundary("1", digest[20:40])
     mime = [({"Content-Type": XML_CONTENT_TYPE, "Content-ID": f"<{SOAP_START}>"}, xml)]
     if content_parts:
-        cids = _content_ids(content_parts)
-        inner = []
-        for part, cid in zip(content_parts, cids, strict=True):
-            headers = {"Content-Type": _header_value(part.content_type)}
-            if cid:
-                headers["Content-ID"] = f"<{cid}>"
-            if part.filename:
-                headers["Content-Location"] = _header_value(part.filename)
-            headers["Content-Transfer-Encoding"] = "base64"
-            inner.append((headers, _base64(part.data)))
-        if find_smil(content_parts[:1]) == 0:
-            ctype = (f'multipart/related; type="{SMIL_MEDIA_TYPE}"; start="<{cids[0]}>"; '
-                     f'boundary="{content_boundary}"')
-        else:
-            ctype = f'multipart/mixed; boundary="{content_boundary}"'
-        mime.append(({"Content-Type": ctype, "Content-ID": f"<{content_id}>"},
-                     build_multipart(inner, content_boundary)))
+        mime.append(_content_mime(content_parts, content_id, content_boundary))
     body = build_multipart(mime, boundary)
     headers = _request_headers(carrier_id)
     if user_agent:
