@@ -360,7 +360,8 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
         node: Any = data
         for step in var.setting[:-1]:
             if isinstance(node, list):  # the first account: the schema reports a bad one
-                node = node[step] if isinstance(node[step], dict) else None
+                item = node[int(step)]
+                node = item if isinstance(item, dict) else None
             elif isinstance(node, dict):
                 if node.get(step) is None:
                     node[step] = {}

@@ -93,6 +93,9 @@ class _BoundedChunks(ChunkedReceiver):
     would otherwise wait for it until the connection idles out, answering nothing)."""
 
     limit = 0
+    error: Any  # waitress's attributes, untyped there
+    chunk_remainder: int
+    all_chunks_received: bool
 
     def received(self, s: bytes) -> int:
         n: int = super().received(s)
@@ -149,6 +152,9 @@ class _Request(HTTPRequestParser):
     wants_continue = False
     prefix = b""  # of that body, what arrived with the head
     holds_slot = False  # a worker thread reads its body: one of ``_Slots`` taken
+    error: Any  # waitress's attributes, untyped there
+    body_rcv: Any
+    expect_continue: bool
 
     def __init__(self, adj: Adjustments) -> None:
         super().__init__(adj)
@@ -170,7 +176,7 @@ class _Request(HTTPRequestParser):
             self.body_rcv = bounded
         if ((self.expect_continue or self.content_length > EAGER_BODY) and not self.chunked
                 and 0 < self.content_length < self.adj.max_request_body_size
-                and self.adj.body_slots.take()):  # type: ignore[attr-defined]
+                and self.adj.body_slots.take()):
             self.holds_slot = True
             self.wants_continue = self.expect_continue
             self.expect_continue = False  # the app's first read sends the 100
@@ -316,7 +322,7 @@ class _Task(WSGITask):
         finally:
             if self.request.holds_slot:
                 self.request.holds_slot = False
-                self.channel.adj.body_slots.give()  # type: ignore[attr-defined]
+                self.channel.adj.body_slots.give()
             environ = self.environ or {}
             answered = environ.pop(_ANSWERED, None)
             if answered is not None:
@@ -352,6 +358,7 @@ class _Channel(HTTPChannel):
     streaming = False  # serving an event stream (stop() does not wait for it to end)
     lingering = 0.0  # monotonic deadline of the lingering close, once started
     reclaimed = False  # an idle keep-alive connection closed to make room: no linger
+    connected: bool  # waitress's, untyped there
 
     def handle_close(self) -> None:
         if self.lingering or not self.connected or self.server.stopping or self.reclaimed:
@@ -408,8 +415,8 @@ class _Server(TcpWSGIServer):
     def maintenance(self, now: float) -> None:
         super().maintenance(now)
         mono = time.monotonic()
-        cutoff = mono - self.adj.request_timeout  # type: ignore[attr-defined]
-        min_rate: float = self.adj.min_rate  # type: ignore[attr-defined]
+        cutoff = mono - self.adj.request_timeout
+        min_rate: float = self.adj.min_rate
         for channel in list(self.active_channels.values()):
             if channel.lingering:
                 if channel.lingering < mono:
@@ -463,7 +470,8 @@ class ServerThread:
         given = {"threads": threads, "connection_limit": connection_limit,
                  "idle_timeout": idle_timeout, "request_timeout": request_timeout,
                  "max_body": max_body, "backlog": backlog, "min_rate": min_rate}
-        self.settings = {k: DEFAULTS[k] if v is None else v for k, v in given.items()}
+        self.settings: dict[str, Any] = {k: DEFAULTS[k] if v is None else v
+                                         for k, v in given.items()}
         if self.settings["connection_limit"] is None:
             self.settings["connection_limit"] = default_connection_limit()
         self._server: _Server | None = None
@@ -485,10 +493,10 @@ class ServerThread:
             asyncore_use_poll=True, ident="", server_name=self.host.strip("[]"),
             clear_untrusted_proxy_headers=False, log_socket_errors=False,
             expose_tracebacks=False)
-        adj.request_timeout = s["request_timeout"]  # type: ignore[attr-defined]
-        adj.min_rate = float(s["min_rate"])  # type: ignore[attr-defined]
-        adj.body_slots = _Slots(max(1, s["threads"] // 2))  # type: ignore[attr-defined]
-        adj.keep_alive = self.keep_alive  # type: ignore[attr-defined]
+        adj.request_timeout = s["request_timeout"]
+        adj.min_rate = float(s["min_rate"])
+        adj.body_slots = _Slots(max(1, s["threads"] // 2))
+        adj.keep_alive = self.keep_alive
         adj.send_bytes = 1 << 16  # the task flushes once per write: head and body in one send
         self._map = {}
         dispatcher = _Dispatcher(s["threads"])
