@@ -34,6 +34,11 @@ class FakeMmsApp(Flask):
     def close(self, timeout: float = 5.0) -> None:
         self.extensions["fakemms"].close(timeout)
 
+    def end_streams(self) -> None:
+        """End the open event streams at once (the server calls it as it stops: a stream
+        would otherwise notice only at its next keep-alive, 2 s later)."""
+        self.extensions["fakemms"].store.events.close()
+
 
 def create_app(config: Config | Mapping[str, Any] | None = None) -> FakeMmsApp:
     """Build the fake. ``config``: a loaded Config, a mapping of settings (environment

@@ -49,7 +49,7 @@ from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.receiver import ChunkedReceiver
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher, WSGITask
-from waitress.utilities import Error, RequestEntityTooLarge
+from waitress.utilities import BadRequest, Error, RequestEntityTooLarge
 from werkzeug.exceptions import RequestTimeout
 
 from fakemms.config import HTTP_DEFAULTS as DEFAULTS
@@ -61,6 +61,7 @@ MAX_HEAD = 64 * 1024  # request line and headers; more is answered 431
 _ANSWERED = "fakemms.answered"  # environ key: the app's close(), run once the answer is out
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 MIN_RATE_GRACE = 5.0  # s of a request before its body must average ``min_rate``
+MAX_CHUNK_LINE = 4096  # bytes of a chunk-size line (with extensions); more is a 400
 WAITRESS_VERSION = "3.0.2"  # the version whose internals this module subclasses (pinned)
 
 
@@ -94,6 +95,7 @@ class _BoundedChunks(ChunkedReceiver):
 
     limit = 0
     error: Any  # waitress's attributes, untyped there
+    control_line: bytes
     chunk_remainder: int
     all_chunks_received: bool
 
@@ -102,6 +104,10 @@ class _BoundedChunks(ChunkedReceiver):
         if self.chunk_remainder >= self.limit and self.error is None:
             self.error = RequestEntityTooLarge(f"a chunk of {self.chunk_remainder} bytes "
                                                f"exceeds max_body of {self.limit}")
+            self.all_chunks_received = True
+        elif self.error is None and len(self.control_line) > MAX_CHUNK_LINE:
+            # RFC 9112, 7.1; waitress would rebuild an endless line on every read
+            self.error = BadRequest("chunk size line too long")
             self.all_chunks_received = True
         return n
 
@@ -142,6 +148,11 @@ class _Dispatcher(ThreadedTaskDispatcher):
 class _VersionNotSupported(Error):
     code = 505
     reason = "HTTP Version Not Supported"
+
+
+class _TooSlow(Error):
+    code = 408  # RFC 9110, 15.5.9: the server closes a connection a request was too slow on
+    reason = "Request Timeout"
 
 
 class _Request(HTTPRequestParser):
@@ -423,13 +434,26 @@ class _Server(TcpWSGIServer):
                     HTTPChannel.handle_close(channel)
                 continue
             request = channel.request  # the request still arriving, if any
-            if request is None or request.completed:
+            if request is None or request.completed or channel.requests:
                 continue
             elapsed = mono - request.started
             arrived = len(request.header_plus or b"") + request.body_bytes_received
             if request.started < cutoff or (min_rate and elapsed > MIN_RATE_GRACE
                                              and arrived < min_rate * elapsed):
-                channel.will_close = True
+                self._too_slow(channel, request)
+
+    def _too_slow(self, channel: _Channel, request: _Request) -> None:
+        """Answer 408 to a request arriving too slowly in the I/O thread, then close."""
+        with channel.requests_lock:
+            if channel.request is not request or channel.requests:
+                return
+            request.error = _TooSlow("the request did not arrive in time "
+                                     "(http.request_timeout, http.min_rate)")
+            request.headers.pop("CONNECTION", None)
+            request.completed = True
+            channel.request = None
+            channel.requests.append(request)
+        self.add_task(channel)
 
 
 class _NoClose:
@@ -574,6 +598,11 @@ class ServerThread:
         while running and time.monotonic() < deadline and any(
                 ch.requests and not ch.streaming for ch in list(server.active_channels.values())):
             time.sleep(0.01)
+
+        # event streams notice a stop only at their next event or keep-alive: end them now
+        end_streams = getattr(self.app, "end_streams", None)
+        if callable(end_streams):
+            end_streams()
 
         def close_all() -> None:
             for channel in list(server.active_channels.values()):

@@ -74,7 +74,7 @@ class EventBus:
         with self._lock:
             subscribers, self._subscribers = self._subscribers, []
         for q in subscribers:
-            _offer(q, CLOSED)
+            _offer(q, CLOSED, force=True)  # even to a subscriber whose queue is full
 
 
 def _offer(q: queue.Queue[dict[str, Any]], item: dict[str, Any], force: bool = False) -> bool:
