@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("state", ["fakemms.store", "fakemms.persistence"]),
     ("machinery", ["fakemms.scheduler", "fakemms.outbound", "fakemms.callbacks",
                    "fakemms.callback_http", "fakemms.remote_content", "fakemms.guards",
-                   "fakemms.server"]),
+                   "fakemms.server", "fakemms.http_framing"]),
     ("services", ["fakemms.services"]),
     ("wiring", ["fakemms.backend"]),
     ("edges", ["fakemms.protocols.openmarket.views", "fakemms.protocols.mm7.views",

@@ -98,9 +98,9 @@ def test_slow_bodies_never_stop_a_normal_send(started):
             t.join(10)
     assert max(latencies) < 1.0, sorted(latencies)[-5:]
     statuses = sorted(a.split(b" ", 2)[1].decode() if a else "none" for a in answers)
-    # every dripper is answered: the login form's cap on its headers (413), the rest 408 at
-    # the minimum rate, whether a worker or the I/O thread was reading the body
-    assert statuses.count("413") >= 10 and set(statuses) <= {"408", "413"}, statuses
+    # every dripper is answered: the login form's cap on its headers (413) while workers may
+    # read bodies, else 408 at the minimum rate, whether a worker or the I/O thread read it
+    assert "413" in statuses and set(statuses) <= {"408", "413"}, statuses
 
 
 def test_a_body_read_by_the_app_meets_the_whole_request_deadline(started):
