@@ -159,7 +159,7 @@ class Dispatcher:
                               outcome="shed", error="shed",
                               reason=f"more than {self.lane_backlog} callbacks queued for {key}")
             if self.store.record_attempt(callback, attempt, "failed", None):
-                self.store.events.publish("callback.failed", self._event(callback, attempt))
+                self.store.events.publish("callback.failed", event_of(callback, attempt))
 
     def _start_worker(self, lane: _Lane) -> None:
         lane.workers += 1
@@ -282,13 +282,15 @@ class Dispatcher:
             if self.store.end_callback(callback, "failed"):
                 with self._lock:
                     self.failed += 1
-                self.store.events.publish("callback.failed", self._event(callback, None))
+                self.store.events.publish("callback.failed", event_of(callback, None))
             return None
         if not self.store.start_attempt(callback):
             with self._lock:
                 self.cancelled += 1  # cancelled while it waited in its lane
             return None
-        attempt = self._attempt(callback, pool, start)
+        attempt = attempt_once(callback, pool, start,
+                               timeout=callback.timeout or self.timeout_seconds,
+                               user_agent=self.user_agent)
         now = self.clock.now()
         if attempt.outcome == "success":
             state, next_at, kind = "delivered", None, "callback.delivered"
@@ -308,50 +310,52 @@ class Dispatcher:
                     self.delivered += 1
                 else:
                     self.failed += 1
-        self.store.events.publish(kind, self._event(callback, attempt))
+        self.store.events.publish(kind, event_of(callback, attempt))
         return attempt
 
-    def _attempt(self, callback: Callback, pool: urllib3.PoolManager | None,
-                 at: float) -> Attempt:
-        number = callback.attempt_count + 1
-        timeout = callback.timeout or self.timeout_seconds
-        t0 = Clock.monotonic()
-        attempt = Attempt(number=number, at=at, outcome="success")
-        own = pool is None
-        pool = pool or new_pool(1)
+
+def attempt_once(callback: Callback, pool: urllib3.PoolManager | None, at: float, *,
+                 timeout: float, user_agent: str) -> Attempt:
+    """One attempt of ``callback`` (on ``pool``, or a pool of its own), judged and timed;
+    never raises: what went wrong is the attempt's outcome, error and reason."""
+    number = callback.attempt_count + 1
+    t0 = Clock.monotonic()
+    attempt = Attempt(number=number, at=at, outcome="success")
+    own = pool is None
+    pool = pool or new_pool(1)
+    try:
+        with callback_http.request(pool, callback, user_agent, timeout) as response:
+            attempt.status = response.status
+            content = read_answer(response, t0 + timeout)
+        attempt.body = content[:BODY_LIMIT].decode("utf-8", "replace")
         try:
-            with callback_http.request(pool, callback, self.user_agent, timeout) as response:
-                attempt.status = response.status
-                content = read_answer(response, t0 + timeout)
-            attempt.body = content[:BODY_LIMIT].decode("utf-8", "replace")
-            try:
-                reason = judge(callback.success, response.status, response.headers, content)
-            except Exception as exc:  # noqa: BLE001 - an answer the rule cannot read
-                reason = f"the answer could not be read: {callback_http.text(exc)}"
-            if reason:
-                attempt.outcome, attempt.reason = "rejected", reason
-                attempt.error = "status" if response.status != 200 else "content"
-        except AnswerTimeout:
-            attempt.outcome, attempt.error = "timeout", "timeout"
-            attempt.reason = f"no complete answer within {timeout:g} s"
-        except (OSError, urllib3.exceptions.HTTPError) as exc:
-            attempt.error, attempt.reason = classify(exc)
-            attempt.outcome = "timeout" if attempt.error == "timeout" else "connection-error"
-            if attempt.error == "timeout":
-                attempt.reason = f"no answer within {timeout:g} s"
-        except Exception as exc:  # noqa: BLE001 - whatever it is, the callback is not lost
-            log.warning("callback %s: attempt %d failed unexpectedly", callback.id, number,
-                        exc_info=True)
-            attempt.outcome, attempt.error = "connection-error", "internal"
-            attempt.reason = f"{exc.__class__.__name__}: {str(exc)[:200]}"
-        finally:
-            if own:
-                pool.clear()
-        attempt.latency_ms = round((Clock.monotonic() - t0) * 1000, 3)
-        return attempt
+            reason = judge(callback.success, response.status, response.headers, content)
+        except Exception as exc:  # noqa: BLE001 - an answer the rule cannot read
+            reason = f"the answer could not be read: {callback_http.text(exc)}"
+        if reason:
+            attempt.outcome, attempt.reason = "rejected", reason
+            attempt.error = "status" if response.status != 200 else "content"
+    except AnswerTimeout:
+        attempt.outcome, attempt.error = "timeout", "timeout"
+        attempt.reason = f"no complete answer within {timeout:g} s"
+    except (OSError, urllib3.exceptions.HTTPError) as exc:
+        attempt.error, attempt.reason = classify(exc)
+        attempt.outcome = "timeout" if attempt.error == "timeout" else "connection-error"
+        if attempt.error == "timeout":
+            attempt.reason = f"no answer within {timeout:g} s"
+    except Exception as exc:  # noqa: BLE001 - whatever it is, the callback is not lost
+        log.warning("callback %s: attempt %d failed unexpectedly", callback.id, number,
+                    exc_info=True)
+        attempt.outcome, attempt.error = "connection-error", "internal"
+        attempt.reason = f"{exc.__class__.__name__}: {str(exc)[:200]}"
+    finally:
+        if own:
+            pool.clear()
+    attempt.latency_ms = round((Clock.monotonic() - t0) * 1000, 3)
+    return attempt
 
-    @staticmethod
-    def _event(callback: Callback, attempt: Attempt | None) -> dict[str, Any]:
-        return {"id": callback.id, "kind": callback.kind, "message_id": callback.message_id,
-                "account": callback.account, "state": callback.state,
-                "attempt": attempt.to_dict() if attempt is not None else None}
+
+def event_of(callback: Callback, attempt: Attempt | None) -> dict[str, Any]:
+    return {"id": callback.id, "kind": callback.kind, "message_id": callback.message_id,
+            "account": callback.account, "state": callback.state,
+            "attempt": attempt.to_dict() if attempt is not None else None}

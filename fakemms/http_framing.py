@@ -19,7 +19,7 @@ from waitress.utilities import BadRequest, Error, RequestEntityTooLarge
 from werkzeug.exceptions import RequestTimeout
 
 if TYPE_CHECKING:
-    from fakemms.server import Task
+    from fakemms.http_connections import Task
 
 EAGER_BODY = 1024 * 1024  # larger Content-Length bodies are read as the app asks
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
