@@ -125,6 +125,24 @@ def test_a_body_read_by_the_app_meets_the_whole_request_deadline(started):
     assert elapsed < 4, elapsed
 
 
+@pytest.mark.parametrize(("path", "length"), [("/_fakemms/ui/login", 2_000_000),
+                                             ("/_fakemms/api/mo", 20 * 1024 * 1024 + 1),
+                                             ("/_fakemms/api/scenarios", 20 * 1024 * 1024 + 1)])
+def test_paths_without_large_bodies_refuse_one_on_its_headers(started, path, length):
+    """The UI's forms and the control API answer 413 on the Content-Length, before a byte of
+    the body is sent (the login form is open even behind the admin token). A declared body
+    under 1 MiB is read by the server's I/O thread first (no worker held), then refused."""
+    server = fake(started)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        t0 = time.monotonic()
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {length}\r\n\r\n".encode())
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:80]
+    assert time.monotonic() - t0 < 1.0
+    assert b"limit" in answer  # the answer says why
+
+
 def test_an_absurd_chunk_size_is_refused_at_once(started):
     """``FFFFFFFFFFFFFFFFFFFF`` got no answer and a silent close ~17 s later."""
     server = fake(started)
