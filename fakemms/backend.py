@@ -159,6 +159,11 @@ class Backend:
         self.store.events.publish("clock", self.clock.describe())
         return fired
 
+    def set_clock_mode(self, mode: str) -> None:
+        """Switch the clock (real or virtual), said on the event stream."""
+        self.clock.set_mode(mode)
+        self.store.events.publish("clock", self.clock.describe())
+
     def _settle(self) -> None:
         self.dispatcher.wait_idle()
 

@@ -18,7 +18,6 @@ import logging
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
@@ -94,9 +93,6 @@ class Dispatcher:
     # --- submitting -------------------------------------------------------------------------
     def submit(self, callback: Callback, *, at: float | None = None) -> Callback:
         """Send the callback (already recorded in the store) now, or at ``at`` on the clock."""
-        self.store.events.publish("callback.created", {"id": callback.id, "kind": callback.kind,
-                                                "message_id": callback.message_id,
-                                                "account": callback.account})
         if at is None or at <= self.clock.now():
             self._enqueue(callback)
         else:
@@ -106,9 +102,6 @@ class Dispatcher:
 
     def send_now(self, callback: Callback) -> Callback:
         """Attempt in the calling thread (a report sent before the 202, a fault)."""
-        self.store.events.publish("callback.created", {"id": callback.id, "kind": callback.kind,
-                                                "message_id": callback.message_id,
-                                                "account": callback.account})
         with self._lock:
             self._busy += 1
         try:
@@ -158,8 +151,7 @@ class Dispatcher:
             attempt = Attempt(number=callback.attempt_count + 1, at=self.clock.now(),
                               outcome="shed", error="shed",
                               reason=f"more than {self.lane_backlog} callbacks queued for {key}")
-            if self.store.record_attempt(callback, attempt, "failed", None):
-                self.store.events.publish("callback.failed", event_of(callback, attempt))
+            self.store.record_attempt(callback, attempt, "failed", None)
 
     def _start_worker(self, lane: _Lane) -> None:
         lane.workers += 1
@@ -282,7 +274,6 @@ class Dispatcher:
             if self.store.end_callback(callback, "failed"):
                 with self._lock:
                     self.failed += 1
-                self.store.events.publish("callback.failed", event_of(callback, None))
             return None
         if not self.store.start_attempt(callback):
             with self._lock:
@@ -293,13 +284,13 @@ class Dispatcher:
                                user_agent=self.user_agent)
         now = self.clock.now()
         if attempt.outcome == "success":
-            state, next_at, kind = "delivered", None, "callback.delivered"
+            state, next_at = "delivered", None
         else:
             delay = self.retry_delays[min(attempt.number - 1, len(self.retry_delays) - 1)]
             if now + delay - callback.created_at > self.give_up_after_seconds:
-                state, next_at, kind = "failed", None, "callback.failed"
+                state, next_at = "failed", None
             else:
-                state, next_at, kind = "retrying", now + delay, "callback.attempt"
+                state, next_at = "retrying", now + delay
         if not self.store.record_attempt(callback, attempt, state, next_at):
             return attempt  # forgotten meanwhile: neither retried nor counted
         if state == "retrying":
@@ -310,7 +301,6 @@ class Dispatcher:
                     self.delivered += 1
                 else:
                     self.failed += 1
-        self.store.events.publish(kind, event_of(callback, attempt))
         return attempt
 
 
@@ -353,9 +343,3 @@ def attempt_once(callback: Callback, pool: urllib3.PoolManager | None, at: float
             pool.clear()
     attempt.latency_ms = round((Clock.monotonic() - t0) * 1000, 3)
     return attempt
-
-
-def event_of(callback: Callback, attempt: Attempt | None) -> dict[str, Any]:
-    return {"id": callback.id, "kind": callback.kind, "message_id": callback.message_id,
-            "account": callback.account, "state": callback.state,
-            "attempt": attempt.to_dict() if attempt is not None else None}

@@ -290,6 +290,12 @@ class Callback:
     note: str | None = None
     timeout: float | None = None  # seconds to wait for the answer; None: the dispatcher's
 
+    def event(self, attempt: Attempt | None = None) -> dict[str, Any]:
+        """What the event stream says of this callback (and the attempt that changed it)."""
+        return {"id": self.id, "kind": self.kind, "message_id": self.message_id,
+                "account": self.account, "state": self.state,
+                "attempt": attempt.to_dict() if attempt is not None else None}
+
     def to_dict(self, body: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id, "kind": self.kind, "message_id": self.message_id,

@@ -78,6 +78,8 @@ CASES: dict[str, Callable[[Store], Any]] = {
                                                  parts=[Part("text/plain", b"new", "n.txt")]),
     "set_status_if": lambda s: s.set_status_if(MID, "Cancelled", when=("accepted",)),
     "add_warnings": lambda s: s.add_warnings(MID, ["a warning"]),
+    "replace_content": lambda s: s.replace_content(MID, [Part("text/plain", b"new", "n.txt")],
+                                                   ["replaced"]),
     "bump_extra": lambda s: s.bump_extra(MID, "replaced"),
     "record_message_fetch": lambda s: s.record_message_fetch(MID, {"url": "http://x/"}),
     "fill_part": lambda s: s.fill_part(MID, 1, PNG_1PX, "image/png"),

@@ -25,9 +25,7 @@ def get_clock() -> Response:
 @operation("PUT", "/api/clock", body="ClockModeIn", answer="ClockState")
 def set_clock_mode(body: dict[str, Any]) -> Response:
     """Switch the clock: virtual (moves only with advance) or real (wall time again)"""
-    be = backend()
-    be.clock.set_mode(body["mode"])
-    be.store.events.publish("clock", be.clock.describe())
+    backend().set_clock_mode(body["mode"])
     return jsonify(_state())
 
 

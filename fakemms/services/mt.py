@@ -106,19 +106,12 @@ class MtService:
                                      "only a message not yet delivered can be cancelled")
         if core.store.cancel_callbacks(message.id):
             core.dispatcher.drop_cancelled()
-        core.store.events.publish("message.cancelled",
-                                  {"id": message.id, "account": account.username})
         return message
 
     def replace(self, account: Account, message_id: str | None, parts: list[Part],
                 warnings: list[str] | None = None) -> Message:
-        store = self.core.store
         message = self.own(account, message_id)
-        if parts:
-            store.update_message(message.id, parts=parts)
-        store.add_warnings(message.id, warnings or [])
-        store.bump_extra(message.id, "replaced")
-        store.events.publish("message.replaced", {"id": message.id, "account": account.username})
+        self.core.store.replace_content(message.id, parts, warnings or [])
         return message
 
 

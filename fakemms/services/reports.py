@@ -58,12 +58,10 @@ class ReportService:
                 callback.headers["X-Fake-Decision"] = message.decision
             if not sync:
                 callback.gate = message.answered
-        if core.store.add_report(message_id, report, callbacks) is None:
+        if core.store.add_report(message_id, report, callbacks, fault=plan.fault,
+                                 dropped=plan.dropped) is None:
             core.scheduler.note_dropped()
             return None
-        core.store.events.publish("report", {"message_id": message.id, "status": plan.status,
-                                             "account": message.account, "fault": plan.fault,
-                                             "dropped": plan.dropped})
         for callback in callbacks:
             if sync:
                 core.dispatcher.send_now(callback)

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     pass
 
 
+# the event an attempt recorded publishes, by the state it leaves the callback in
+_ATTEMPT_EVENTS = {"delivered": "callback.delivered", "failed": "callback.failed"}
+
+
 class CallbackRecords(StorePart):
 
     @mutation
@@ -26,6 +30,9 @@ class CallbackRecords(StorePart):
         self._add_callback(callback, message)
         tx.message(message)
         tx.callbacks([callback], new=True)
+        self.events.publish("callback.created", {
+            "id": callback.id, "kind": callback.kind, "message_id": callback.message_id,
+            "account": callback.account})
         return True
 
     def _add_callback(self, callback: Callback, message: Message) -> None:
@@ -65,6 +72,8 @@ class CallbackRecords(StorePart):
         callback.state = state
         callback.next_attempt_at = next_attempt_at
         tx.callbacks([callback])
+        self.events.publish(_ATTEMPT_EVENTS.get(state, "callback.attempt"),
+                            callback.event(attempt))
         return True
 
     @mutation
@@ -76,6 +85,7 @@ class CallbackRecords(StorePart):
         callback.state = state
         callback.next_attempt_at = None
         tx.callbacks([callback])
+        self.events.publish(f"callback.{state}", callback.event())
         return True
 
     @mutation
@@ -87,8 +97,12 @@ class CallbackRecords(StorePart):
 
     @mutation
     def cancel_callbacks(self, tx: Change, message_id: str) -> list[str]:
-        """Cancel a message's callbacks that have not ended (MM7 CancelReq)."""
+        """The message was cancelled (MM7 CancelReq): its callbacks that have not ended are
+        too."""
         message = self._messages.get(message_id)
+        if message is not None:
+            self.events.publish("message.cancelled", {"id": message.id,
+                                                      "account": message.account})
         ids = list(message.callback_ids) if message else []
         cancelled = []
         for callback_id in ids:

@@ -136,6 +136,22 @@ class MessageRecords(StorePart):
         return before
 
     @mutation
+    def replace_content(self, tx: Change, message_id: str, parts: list[Part],
+                        warnings: Iterable[str]) -> None:
+        """An MM7 ReplaceReq: new parts (when any), its warnings, one more replacement."""
+        message = self._messages.get(message_id)
+        if message is None:
+            return
+        if parts:
+            message.parts = parts
+            tx.parts(message)
+        message.warnings.extend(warnings)
+        message.extra["replaced"] = message.extra.get("replaced", 0) + 1
+        tx.message(message)
+        self.events.publish("message.replaced", {"id": message.id,
+                                                 "account": message.account})
+
+    @mutation
     def add_warnings(self, tx: Change, message_id: str, warnings: Iterable[str]) -> None:
         message = self._messages.get(message_id)
         if message is not None:
@@ -170,10 +186,12 @@ class MessageRecords(StorePart):
 
     @mutation
     def add_report(self, tx: Change, message_id: str, report: Report,
-                   callbacks: list[Callback]) -> str | None:
+                   callbacks: list[Callback], *, fault: str | None = None,
+                   dropped: bool = False) -> str | None:
         """Record a report that became due, with the callbacks that carry it. A cancelled
         message keeps its status (the report is recorded, not sent). Returns the message's
-        status before, or None if the message is gone (evicted, forgotten)."""
+        status before, or None if the message is gone (evicted, forgotten). ``fault`` and
+        ``dropped``: what a scenario did to it, for the event."""
         message = self._messages.get(message_id)
         if message is None:
             return None
@@ -189,6 +207,11 @@ class MessageRecords(StorePart):
             self._add_callback(callback, message)
         tx.message(message)
         tx.callbacks(callbacks, new=True)
+        self.events.publish("report", {"message_id": message.id, "status": report.status,
+                                       "account": message.account, "fault": fault,
+                                       "dropped": dropped})
+        for callback in callbacks:
+            self.events.publish("callback.created", _created(callback))
         return before
 
 
@@ -204,3 +227,8 @@ def _matches(m: Message, f: dict[str, Any]) -> bool:
     number = f.get("number")
     return (not number or number == m.source or number in m.destinations
             or number in m.ccs or number in m.bccs)
+
+
+def _created(callback: Callback) -> dict[str, Any]:
+    return {"id": callback.id, "kind": callback.kind, "message_id": callback.message_id,
+            "account": callback.account}
