@@ -95,11 +95,11 @@ def python_load(plan: Plan) -> dict[str, object]:
         receiver.stop()
 
 
-def wrk_load(seconds: int, callbacks: bool) -> dict[str, object]:
+def wrk_load(seconds: int, callbacks: bool, module: str = "fakemms") -> dict[str, object]:
     # reports due 0.2 s after each send, so they flow for nearly the whole run
     plan = Plan(callbacks=callbacks, report_after=0.2)
     receiver = AppReceiver().start()
-    server = Server(server_config(plan, receiver.url))
+    server = Server(server_config(plan, receiver.url), module=module)
     try:
         body, headers = om_send("12515550130", "wrk load")
         headers["Authorization"] = "Basic " + base64.b64encode(

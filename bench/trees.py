@@ -42,9 +42,13 @@ def start(tree: Path, config: str | None = None) -> Subprocess:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--before", required=True, help="the other commit's work tree")
+    ap.add_argument("--before", help="the other commit's work tree (without it: skipped)")
     add_wrk_arguments(ap)
     args = ap.parse_args(argv)
+    if not args.before:
+        print("bench/trees.py: skipped (give --before TREE: `git worktree add /tmp/before "
+              "COMMIT`)")
+        return
     before = Path(args.before).resolve()
     here = Path(__file__).resolve().parents[1]
     m = machine()

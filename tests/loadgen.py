@@ -110,7 +110,9 @@ def scenario(plan: Plan) -> dict[str, Any]:
 class Server:
     """``fakemms serve --config FILE`` in a subprocess on 127.0.0.1."""
 
-    def __init__(self, config: dict[str, Any], scenarios: list[dict[str, Any]] = ()) -> None:
+    def __init__(self, config: dict[str, Any], scenarios: list[dict[str, Any]] = (),
+                 module: str = "fakemms") -> None:
+        """``module``: what ``python -m`` runs (a bench may run fakemms with a change)."""
         self._dir = tempfile.TemporaryDirectory(prefix="fakemms-load-")
         tmp = Path(self._dir.name)
         names = []
@@ -123,7 +125,7 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FAKEMMS_")}
         env["PYTHONPATH"] = str(ROOT)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fakemms", "serve", "--config", str(tmp / "config.yaml"),
+            [sys.executable, "-m", module, "serve", "--config", str(tmp / "config.yaml"),
              "--port", "0", "--quiet"],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env,
             cwd=ROOT)

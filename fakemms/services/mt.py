@@ -60,8 +60,8 @@ class MtService:
             self._withdraw(message, evicted)  # refused: what the API shows, a restart shows
             exc.retry_after = self.retry_after  # type: ignore[misc]
             raise
-        # firing keeps pace with accepting under load when the scheduler thread gets too
-        # little of the GIL (bench/load.py): a request thread fires up to two due jobs
+        # a request thread fires up to two reports already due: it keeps them closer to their
+        # due time under load, at no measurable cost in sends/s (bench/scheduler_help.py)
         core.scheduler.help()
         # the answer is slow, the message already accepted: its reports still wait for it
         Clock.sleep_wall(decision.latency)
