@@ -9,11 +9,11 @@ from typing import Any
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+import fakemms.ui.data as data
 from fakemms.config import MO_FORMATS
 from fakemms.filenames import content_disposition, download_name
 from fakemms.protocols.mm7.smil import media_type_of
 from fakemms.scenario.schema import STATUSES
-from fakemms.ui import data
 from fakemms.ui.present import charset_of, presentation, view_part
 
 bp = Blueprint("ui", __name__, template_folder="templates", static_folder="static",
