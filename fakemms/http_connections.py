@@ -178,10 +178,17 @@ class Server(TcpWSGIServer):
     quiet = True
     stopping = False
 
+    closed_now = False  # maintenance closed a connection during this poll turn
+
     def readable(self) -> bool:
         if self.accepting and len(self._map) >= self.adj.connection_limit:
             self._reclaim(len(self._map) - self.adj.connection_limit + 1)
-        return bool(super().readable())
+        self.closed_now = False
+        ready = bool(super().readable())  # runs maintenance() when its interval is up
+        # a connection closed while this turn's poll is being set up frees its fd number; an
+        # accept in the same turn could take it and be handed the old socket's poll events
+        # (a hang-up), closing the new connection unanswered: accept on the next turn instead
+        return ready and not self.closed_now
 
     def _reclaim(self, wanted: int) -> None:
         """Close the oldest idle keep-alive connections (no request under way or arriving,
@@ -204,6 +211,7 @@ class Server(TcpWSGIServer):
             if channel.lingering:
                 if channel.lingering < mono:
                     HTTPChannel.handle_close(channel)
+                    self.closed_now = True
                 continue
             request = channel.request  # the request still arriving, if any
             if request is None or request.completed or channel.requests:
